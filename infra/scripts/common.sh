@@ -1,0 +1,28 @@
+# Sourced by the other scripts: paths, a free port, and stopping what we started.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export PATH="$root/.tools/venv/bin:$PATH"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# A random secret kept under .local/ (ignored by git), made on first use.
+local_secret() {
+  local file="$root/.local/$1"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$root/.local"
+    python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$file"
+    chmod 600 "$file"
+  fi
+  cat "$file"
+}
+
+started_pids=()
+stop_started() {
+  for pid in "${started_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${started_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}

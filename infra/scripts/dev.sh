@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make dev: tools, DynamoDB Local with data kept in .dynamodb/, the table from
+# template.yaml, and every function served by cargo lambda watch.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$root"
+bash infra/scripts/tools.sh
+
+api_port="${API_PORT:-9000}"
+dynamodb_port="${DYNAMODB_PORT:-8000}"
+table="${TABLE_NAME:-users}"
+
+pid=$(bash infra/scripts/dynamodb.sh "$dynamodb_port" "$root/.dynamodb")
+started_pids+=("$pid")
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+echo "DynamoDB Local: http://127.0.0.1:$dynamodb_port (data in .dynamodb/)"
+
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$dynamodb_port"
+export TABLE_NAME="$table"
+cargo run --quiet -p infra -- create-table
+
+cursor_key=$(local_secret cursor-key)
+echo "API: http://127.0.0.1:$api_port  (each function compiles on its first request)"
+cargo lambda watch -P "$api_port" \
+  --env-vars "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,CURSOR_KEY=$cursor_key,RUST_LOG=${RUST_LOG:-info}"

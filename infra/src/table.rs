@@ -1,0 +1,243 @@
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use serde::Deserialize;
+
+/// template.yaml, as built into this binary.
+pub const TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"));
+/// The logical id of the table in template.yaml.
+pub const TABLE_RESOURCE: &str = "UsersTable";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("template.yaml: {0}")]
+    Template(String),
+    #[error("dynamodb: {0}")]
+    Dynamo(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableDefinition {
+    pub attribute_definitions: Vec<AttributeDef>,
+    pub key_schema: Vec<KeyDef>,
+    #[serde(default)]
+    pub global_secondary_indexes: Vec<IndexDef>,
+    #[serde(default)]
+    pub stream_specification: Option<StreamDef>,
+    #[serde(default)]
+    pub time_to_live_specification: Option<TtlDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeDef {
+    pub attribute_name: String,
+    pub attribute_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyDef {
+    pub attribute_name: String,
+    pub key_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexDef {
+    pub index_name: String,
+    pub key_schema: Vec<KeyDef>,
+    pub projection: ProjectionDef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectionDef {
+    pub projection_type: String,
+    #[serde(default)]
+    pub non_key_attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDef {
+    pub stream_view_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TtlDef {
+    pub attribute_name: String,
+    pub enabled: bool,
+}
+
+/// Reads the table's properties out of a SAM template.
+pub fn definition_from(template: &str) -> Result<TableDefinition, TableError> {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(template).map_err(|e| TableError::Template(e.to_string()))?;
+    let properties = doc
+        .get("Resources")
+        .and_then(|r| r.get(TABLE_RESOURCE))
+        .and_then(|t| t.get("Properties"))
+        .ok_or_else(|| TableError::Template(format!("no Resources.{TABLE_RESOURCE}.Properties")))?;
+    serde_yaml::from_value(properties.clone()).map_err(|e| TableError::Template(e.to_string()))
+}
+
+pub fn definition() -> Result<TableDefinition, TableError> {
+    definition_from(TEMPLATE)
+}
+
+fn key_schema(keys: &[KeyDef]) -> Result<Vec<KeySchemaElement>, TableError> {
+    keys.iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .map_err(|e| TableError::Template(e.to_string()))
+        })
+        .collect()
+}
+
+fn dynamo<E: std::fmt::Display>(err: E) -> TableError {
+    TableError::Dynamo(err.to_string())
+}
+
+/// Creates the table (on-demand, as declared) and waits until it is active.
+/// An existing table of that name is left as it is.
+pub async fn create(client: &Client, name: &str) -> Result<(), TableError> {
+    let def = definition()?;
+    let attributes = def
+        .attribute_definitions
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .map_err(|e| TableError::Template(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let indexes = def
+        .global_secondary_indexes
+        .iter()
+        .map(|i| {
+            let projection = Projection::builder()
+                .projection_type(ProjectionType::from(i.projection.projection_type.as_str()))
+                .set_non_key_attributes(
+                    (!i.projection.non_key_attributes.is_empty())
+                        .then(|| i.projection.non_key_attributes.clone()),
+                )
+                .build();
+            GlobalSecondaryIndex::builder()
+                .index_name(&i.index_name)
+                .set_key_schema(Some(key_schema(&i.key_schema)?))
+                .projection(projection)
+                .build()
+                .map_err(|e| TableError::Template(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let stream = def.stream_specification.as_ref().map(|s| {
+        StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::from(s.stream_view_type.as_str()))
+            .build()
+    });
+    let stream = stream.transpose().map_err(dynamo)?;
+
+    let result = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&def.key_schema)?))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .set_stream_specification(stream)
+        .send()
+        .await;
+    if let Err(err) = result {
+        let exists = err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_in_use_exception());
+        if !exists {
+            return Err(TableError::Dynamo(
+                aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+            ));
+        }
+    }
+    wait_active(client, name).await?;
+    if let Some(ttl) = &def.time_to_live_specification {
+        let spec = TimeToLiveSpecification::builder()
+            .attribute_name(&ttl.attribute_name)
+            .enabled(ttl.enabled)
+            .build()
+            .map_err(dynamo)?;
+        // Already enabled is an error from DynamoDB, and a fine outcome here.
+        let _ = client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await;
+    }
+    Ok(())
+}
+
+async fn wait_active(client: &Client, name: &str) -> Result<(), TableError> {
+    for _ in 0..300 {
+        let described = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(TableError::Dynamo(format!(
+        "table {name} did not become active in 30 s"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_declares_the_keys_and_indexes_the_code_uses() {
+        let def = definition().unwrap();
+        let keys: Vec<_> = def
+            .key_schema
+            .iter()
+            .map(|k| k.attribute_name.as_str())
+            .collect();
+        assert_eq!(keys, [shared::keys::PK, shared::keys::SK]);
+        for index in [
+            shared::keys::BY_EMAIL,
+            shared::keys::BY_MOBILE,
+            shared::keys::BY_FIRST_NAME,
+            shared::keys::BY_LAST_NAME,
+            shared::keys::BY_CREATED,
+        ] {
+            let declared = def
+                .global_secondary_indexes
+                .iter()
+                .find(|i| i.index_name == index.name)
+                .unwrap_or_else(|| panic!("{} is not in template.yaml", index.name));
+            let keys: Vec<_> = declared
+                .key_schema
+                .iter()
+                .map(|k| k.attribute_name.as_str())
+                .collect();
+            assert_eq!(keys, [index.pk, index.sk], "{}", index.name);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The handlers, one per Lambda function. Each takes the app state and an API
+//! Gateway request and always answers: errors become Basiq error bodies here.
+
+mod users;
+
+pub use users::{create_user, delete_user, get_user, update_user};
+
+use std::future::Future;
+
+use lambda_http::{Body, Response};
+
+use crate::error::ApiError;
+use crate::http::errors;
+use crate::http::request::Context;
+
+/// Runs a handler body and turns its error, if any, into a response. Logs one
+/// line per failure with the correlation id and never any request data.
+async fn respond<F>(ctx: &Context, operation: &'static str, work: F) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    match work.await {
+        Ok(response) => {
+            tracing::info!(
+                correlation_id = %ctx.correlation_id,
+                operation,
+                status = response.status().as_u16(),
+                "handled"
+            );
+            response
+        }
+        Err(err) => {
+            let status = errors::status(&err);
+            if status.is_server_error() {
+                tracing::error!(correlation_id = %ctx.correlation_id, operation, status = status.as_u16(), error = %err, "failed");
+            } else {
+                tracing::info!(correlation_id = %ctx.correlation_id, operation, status = status.as_u16(), "rejected");
+            }
+            errors::error_response(&err, &ctx.correlation_id)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Reading what a handler needs from an API Gateway HTTP API (v2) request.
+
+use lambda_http::http::header;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::user::UserId;
+
+/// Bodies above this are refused before they are parsed.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What every response needs to know about its request.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// API Gateway's request id: in every log line and every error body.
+    pub correlation_id: String,
+    /// Scheme and host that links in responses start with.
+    pub base_url: String,
+}
+
+impl Context {
+    pub fn of(req: &Request) -> Self {
+        Self {
+            correlation_id: correlation_id(req),
+            base_url: base_url(req),
+        }
+    }
+
+    pub fn user_url(&self, id: &UserId) -> String {
+        format!("{}/users/{id}", self.base_url)
+    }
+}
+
+fn correlation_id(req: &Request) -> String {
+    let from_gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// `PUBLIC_BASE_URL` wins (a custom domain); otherwise the Host the client
+/// called, with the scheme API Gateway forwarded, or http for a local run.
+fn base_url(req: &Request) -> String {
+    if let Ok(base) = std::env::var("PUBLIC_BASE_URL") {
+        return base.trim_end_matches('/').to_owned();
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic()))
+    };
+    let host = header("host").unwrap_or("localhost");
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// The `userId` path parameter, which must be a user id in its canonical form.
+pub fn path_user_id(req: &Request) -> Result<UserId, ApiError> {
+    let params = req.path_parameters();
+    let text = params.first("userId").unwrap_or_default();
+    UserId::parse(text).map_err(|invalid| invalid.at_parameter("userId").into())
+}
+
+/// Media types a JSON body may arrive with. Form-encoded is curl's default for
+/// `-d`, so it is accepted as long as the body itself is JSON.
+fn acceptable_content_type(value: &str) -> bool {
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+        || media == "application/x-www-form-urlencoded"
+        || media == "text/plain"
+}
+
+/// The request body as a JSON value: at most 64 KiB, valid UTF-8, valid JSON.
+pub fn json_body(req: &Request) -> Result<Value, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let ok = content_type
+            .to_str()
+            .map(acceptable_content_type)
+            .unwrap_or(false);
+        if !ok {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidContent(
+            "A JSON request body is required.".into(),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::InvalidContent(format!(
+            "The request body is not valid JSON (line {}, column {}).",
+            err.line(),
+            err.column()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_content_type;
+
+    #[test]
+    fn json_and_curl_defaults_are_acceptable() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+            "application/x-www-form-urlencoded",
+            "text/plain;charset=UTF-8",
+        ] {
+            assert!(acceptable_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "application/xml",
+            "multipart/form-data; boundary=x",
+            "text/html",
+            "",
+        ] {
+            assert!(!acceptable_content_type(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The JSON shapes of users in responses, as Basiq's schemas define them.
+//! Fields the schema requires and the user lacks are empty strings.
+
+use serde::Serialize;
+
+use crate::http::request::Context;
+use crate::user::{BusinessAddress, BusinessIdType, Name, User};
+
+/// `UserPostResponse`: what create and update answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    email: &'a str,
+    mobile: &'a str,
+    first_name: &'a str,
+    middle_name: &'a str,
+    last_name: &'a str,
+    #[serde(flatten)]
+    business: BusinessView<'a>,
+    created_time: &'a str,
+    updated_time: &'a str,
+    /// `None` inside the detail view, which has richer links of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    links: Option<SelfLink>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BusinessView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_id_no: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_id_no_type: Option<BusinessIdType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_address: Option<&'a BusinessAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_status: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_date: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SelfLink {
+    #[serde(rename = "self")]
+    self_: String,
+}
+
+fn text(name: &Option<Name>) -> &str {
+    name.as_ref().map(Name::as_str).unwrap_or("")
+}
+
+impl<'a> UserView<'a> {
+    pub fn new(user: &'a User, ctx: &Context) -> Self {
+        let b = &user.business;
+        Self {
+            kind: "user",
+            id: user.id.to_string(),
+            email: user.email.as_ref().map(|e| e.as_str()).unwrap_or(""),
+            mobile: user.mobile.as_ref().map(|m| m.as_str()).unwrap_or(""),
+            first_name: text(&user.first_name),
+            middle_name: text(&user.middle_name),
+            last_name: text(&user.last_name),
+            business: BusinessView {
+                business_name: b.business_name.as_ref().map(Name::as_str),
+                business_id_no: b.business_id_no.as_ref().map(|n| n.as_str()),
+                business_id_no_type: b.business_id_no_type,
+                business_address: b.business_address.as_ref(),
+                verification_status: b.verification_status,
+                verification_date: b.verification_date.as_ref().map(|d| d.as_str()),
+            },
+            created_time: &user.created_time,
+            updated_time: &user.updated_time,
+            links: Some(SelfLink {
+                self_: ctx.user_url(&user.id),
+            }),
+        }
+    }
+}
+
+/// `UserGetResponse`: the user with its name, its connections and accounts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetailView<'a> {
+    #[serde(flatten)]
+    user: UserView<'a>,
+    name: String,
+    connections: ListView<RefView>,
+    accounts: ListView<RefView>,
+    links: UserLinks,
+}
+
+/// A Basiq list: `{"type":"list","count":n,"data":[…]}`.
+#[derive(Debug, Serialize)]
+pub struct ListView<T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    count: usize,
+    data: Vec<T>,
+}
+
+impl<T> ListView<T> {
+    pub fn new(data: Vec<T>) -> Self {
+        Self {
+            kind: "list",
+            count: data.len(),
+            data,
+        }
+    }
+}
+
+/// A reference to a child resource: `{"type":"account","id":…,"links":{"self":…}}`.
+#[derive(Debug, Serialize)]
+pub struct RefView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    links: SelfLink,
+}
+
+#[derive(Debug, Serialize)]
+struct UserLinks {
+    #[serde(rename = "self")]
+    self_: String,
+    accounts: String,
+    connections: String,
+    transactions: String,
+    /// Required by Basiq's schema; consent links are not served by this service.
+    auth_link: String,
+}
+
+impl<'a> UserDetailView<'a> {
+    pub fn new(user: &'a User, ctx: &Context) -> Self {
+        let url = ctx.user_url(&user.id);
+        let mut view = UserView::new(user, ctx);
+        view.links = None;
+        Self {
+            name: user.full_name(),
+            connections: ListView::new(Vec::new()),
+            accounts: ListView::new(Vec::new()),
+            links: UserLinks {
+                accounts: format!("{url}/accounts"),
+                connections: format!("{url}/connections"),
+                transactions: format!("{url}/transactions"),
+                auth_link: format!("{url}/auth_link"),
+                self_: url,
+            },
+            user: view,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The table's key templates, declared once. Nothing else in the code base
+//! formats a key string: entity code asks this module for its keys.
+//!
+//! Layout of one user's partition (`pk = USER#<id>`), in sort-key order:
+//!
+//! | sk                            | item          |
+//! |-------------------------------|---------------|
+//! | `PROFILE`                     | the profile   |
+//! | `TXN#<postDate>#<id>`         | a transaction |
+//!
+//! The profile also carries the attributes that place it in the search
+//! indexes (see [`Index`]); a tombstoned profile drops them and so vanishes
+//! from every index at once.
+
+use crate::user::UserId;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+
+pub const PROFILE_SK: &str = "PROFILE";
+
+pub fn user_pk(id: &UserId) -> String {
+    format!("USER#{id}")
+}
+
+/// Transactions sort after the profile and by date, so one Query reads a
+/// user's newest transactions first without touching anything else.
+pub fn transaction_sk(post_date: &str, transaction_id: &str) -> String {
+    format!("TXN#{post_date}#{transaction_id}")
+}
+
+/// A global secondary index: its name and key attributes, as template.yaml declares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+/// Exact email match, case-insensitive. Partition: the lowercased email.
+pub const BY_EMAIL: Index = Index {
+    name: "byEmail",
+    pk: "emailKey",
+    sk: "listKey",
+};
+
+/// Exact mobile match. Partition: the normalised mobile.
+pub const BY_MOBILE: Index = Index {
+    name: "byMobile",
+    pk: "mobileKey",
+    sk: "listKey",
+};
+
+/// First-name prefix. Partition: the name's first folded character, so one
+/// prefix query reads one partition and writes spread over the alphabet.
+pub const BY_FIRST_NAME: Index = Index {
+    name: "byFirstName",
+    pk: "firstNameShard",
+    sk: "firstNameKey",
+};
+
+/// Last-name prefix, laid out as [`BY_FIRST_NAME`].
+pub const BY_LAST_NAME: Index = Index {
+    name: "byLastName",
+    pk: "lastNameShard",
+    sk: "lastNameKey",
+};
+
+/// Every live user, newest first, spread over [`LIST_SHARDS`] partitions.
+pub const BY_CREATED: Index = Index {
+    name: "byCreated",
+    pk: "listShard",
+    sk: "listKey",
+};
+
+/// How many partitions the listing index spreads users over. Each partition
+/// key value of a GSI takes at most 1,000 writes/s, so four give the listing
+/// 4,000 writes/s of headroom; a listing page reads one Query per shard.
+pub const LIST_SHARDS: u8 = 4;
+
+/// Separates a folded name from the user id in a name sort key. Names may not
+/// contain control characters, so this cannot occur inside a name, and it
+/// sorts below every printable character: "ann" + SEP comes before "anna".
+const NAME_SEPARATOR: char = '\u{1f}';
+
+pub fn email_key(email_folded: &str) -> String {
+    email_folded.to_owned()
+}
+
+pub fn mobile_key(mobile: &str) -> String {
+    mobile.to_owned()
+}
+
+pub fn list_key(created_time: &str, id: &UserId) -> String {
+    format!("{created_time}#{id}")
+}
+
+pub fn list_shard(id: &UserId) -> String {
+    format!("USERS#{}", list_shard_number(id))
+}
+
+pub fn list_shard_value(shard: u8) -> String {
+    format!("USERS#{shard}")
+}
+
+fn list_shard_number(id: &UserId) -> u8 {
+    // A UUID v4 is uniformly random, so its last byte spreads evenly.
+    id.as_uuid().as_bytes()[15] % LIST_SHARDS
+}
+
+/// The partition of a folded name (or of a folded prefix being searched).
+pub fn name_shard(folded: &str) -> Option<String> {
+    folded.chars().next().map(String::from)
+}
+
+pub fn name_key(folded: &str, id: &UserId) -> String {
+    format!("{folded}{NAME_SEPARATOR}{id}")
+}
+
+/// The part of a name sort key before the id: what prefix matches compare against.
+pub fn name_of_key(key: &str) -> &str {
+    key.split(NAME_SEPARATOR).next().unwrap_or(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_keys_sort_shorter_names_first_and_split_back() {
+        let id = UserId::new();
+        let ann = name_key("ann", &id);
+        let anna = name_key("anna", &id);
+        assert!(ann < anna);
+        assert_eq!(name_of_key(&anna), "anna");
+    }
+
+    #[test]
+    fn list_shards_stay_in_range() {
+        for _ in 0..200 {
+            let shard = list_shard(&UserId::new());
+            let n: u8 = shard.trim_start_matches("USERS#").parse().unwrap();
+            assert!(n < LIST_SHARDS);
+        }
+    }
+
+    #[test]
+    fn name_shard_is_first_character() {
+        assert_eq!(name_shard("gavin").as_deref(), Some("g"));
+        assert_eq!(name_shard(""), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! The users domain shared by every Lambda function: validated types, table
+//! keys, the DynamoDB store, HTTP mapping and the handlers themselves.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod fold;
+pub mod http;
+pub mod keys;
+pub mod store;
+pub mod telemetry;
+pub mod user;
+
+pub use config::App;

@@ -1,0 +1,90 @@
+//! BatchWriteItem with the retries DynamoDB expects of its callers.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::WriteRequest;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use rand::Rng;
+
+use super::{Store, CAPACITY};
+use crate::error::ApiError;
+
+/// DynamoDB's limit of requests in one BatchWriteItem call.
+pub const BATCH_SIZE: usize = 25;
+const MAX_ATTEMPTS: u32 = 10;
+const BACKOFF_BASE: Duration = Duration::from_millis(25);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+impl Store {
+    /// Writes every request, `parallelism` batches at a time.
+    pub async fn write_batches(
+        &self,
+        requests: Vec<WriteRequest>,
+        parallelism: usize,
+    ) -> Result<(), ApiError> {
+        let mut chunks = Vec::with_capacity(requests.len().div_ceil(BATCH_SIZE));
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            chunks.push(requests.by_ref().take(BATCH_SIZE).collect::<Vec<_>>());
+        }
+        stream::iter(chunks)
+            .map(|chunk| self.write_batch(chunk))
+            .buffer_unordered(parallelism.max(1))
+            .try_collect::<()>()
+            .await
+    }
+
+    /// One batch of at most 25, retrying `UnprocessedItems` with exponential
+    /// backoff and full jitter until all are written.
+    async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), ApiError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await?;
+            for consumed in output.consumed_capacity() {
+                self.meter.record_write(Some(consumed));
+            }
+            pending = output
+                .unprocessed_items
+                .and_then(|mut items| items.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err(ApiError::ServiceUnavailable)
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    rand::rng().random_range(Duration::ZERO..=ceiling)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..20 {
+            let ceiling = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(16))
+                .min(BACKOFF_CAP);
+            for _ in 0..50 {
+                assert!(backoff(attempt) <= ceiling);
+            }
+        }
+        assert_eq!(
+            BACKOFF_BASE.saturating_mul(1 << 16).min(BACKOFF_CAP),
+            BACKOFF_CAP
+        );
+    }
+}

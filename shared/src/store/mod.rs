@@ -1,0 +1,46 @@
+//! DynamoDB access. Each operation is one function that makes the fewest
+//! requests it can, and every write that could race is conditional.
+
+mod batch;
+mod meter;
+mod users;
+
+pub use meter::CapacityMeter;
+pub use users::{DeleteProgress, ProfileItem};
+
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use aws_sdk_dynamodb::Client;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    meter: CapacityMeter,
+}
+
+impl Store {
+    pub fn new(client: Client, table: String) -> Self {
+        Self {
+            client,
+            table,
+            meter: CapacityMeter::default(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Capacity units consumed by this store's requests so far.
+    pub fn meter(&self) -> &CapacityMeter {
+        &self.meter
+    }
+}
+
+/// Every request asks for its consumed capacity: it costs nothing and makes
+/// the cost of each operation observable (see `CapacityMeter`).
+const CAPACITY: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;

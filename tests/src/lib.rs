@@ -1,0 +1,168 @@
+//! What the integration tests share: a fresh table per test on DynamoDB Local,
+//! a client that counts its requests, real API Gateway v2 events, and the
+//! Basiq schemas to validate responses against.
+
+pub mod contract;
+pub mod events;
+pub mod watch;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::types::Select;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_types::config_bag::ConfigBag;
+use shared::config::{App, Config};
+
+/// Where `make test` started DynamoDB Local.
+pub fn endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").expect(
+        "DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local",
+    )
+}
+
+/// Records the DynamoDB operation of every request sent, retries included.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    pub fn operations(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, operation: &str) -> usize {
+        self.operations().iter().filter(|o| *o == operation).count()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("")
+            .trim_start_matches("DynamoDB_20120810.")
+            .to_owned();
+        self.0.lock().unwrap().push(target);
+        Ok(())
+    }
+}
+
+pub fn client(log: &RequestLog) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .interceptor(log.clone())
+        .build();
+    Client::from_conf(config)
+}
+
+/// One test's world: its own table, an app on it, and the log of requests.
+pub struct TestEnv {
+    pub app: App,
+    pub requests: RequestLog,
+    pub table: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(adjust: impl FnOnce(&mut Config)) -> Self {
+        shared::telemetry::init_for_tests();
+        let requests = RequestLog::default();
+        let client = client(&requests);
+        let table = format!("t-{}", uuid::Uuid::new_v4());
+        infra::table::create(&client, &table)
+            .await
+            .expect("create the test table");
+        let mut config = Config {
+            table_name: table.clone(),
+            delete_budget: Duration::from_secs(20),
+            delete_parallelism: 8,
+            cursor_key: Some(b"test-cursor-key-0123456789abcdef".to_vec()),
+        };
+        adjust(&mut config);
+        requests.clear();
+        Self {
+            app: App::new(client, config),
+            requests,
+            table,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        self.app.store.client()
+    }
+
+    /// How many items the table holds (a Scan: tests may, the service never does).
+    pub async fn item_count(&self) -> usize {
+        let mut total = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .scan()
+                .table_name(&self.table)
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            total += page.count() as usize;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return total;
+            }
+        }
+    }
+
+    /// How many items a user's partition holds, read the way a purge would.
+    pub async fn partition_count(&self, user_id: &str) -> usize {
+        let id = shared::user::UserId::parse(user_id).expect("a user id");
+        let mut total = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", shared::keys::PK)
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(shared::keys::user_pk(&id)),
+                )
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("query");
+            total += page.count() as usize;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return total;
+            }
+        }
+    }
+}

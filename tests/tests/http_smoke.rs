@@ -1,0 +1,65 @@
+//! Create, get and delete over real HTTP through `cargo lambda watch`, with the
+//! router from Cargo.toml mapping paths to functions.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tests::watch::Watch;
+use tests::TestEnv;
+
+#[tokio::test]
+async fn create_get_delete_over_http() {
+    let env = TestEnv::new().await;
+    let watch = Watch::start(&[
+        ("TABLE_NAME", env.table.clone()),
+        ("DYNAMODB_ENDPOINT", tests::endpoint()),
+        ("RUST_LOG", "warn".into()),
+    ])
+    .await;
+    // The first request to each function compiles it: allow for that.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()
+        .unwrap();
+
+    let created = http
+        .post(format!("{}/users", watch.base_url))
+        .header("content-type", "application/json")
+        .body(json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}).to_string())
+        .send()
+        .await
+        .expect("POST /users");
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["links"]["self"],
+        format!("{}/users/{id}", watch.base_url)
+    );
+
+    let fetched = http
+        .get(format!("{}/users/{id}", watch.base_url))
+        .send()
+        .await
+        .expect("GET /users/{id}");
+    assert_eq!(fetched.status(), 200);
+    let fetched: Value = fetched.json().await.unwrap();
+    assert_eq!(fetched["name"], "Gavin Belson");
+
+    let deleted = http
+        .delete(format!("{}/users/{id}", watch.base_url))
+        .send()
+        .await
+        .expect("DELETE /users/{id}");
+    assert_eq!(deleted.status(), 204);
+
+    let gone = http
+        .get(format!("{}/users/{id}", watch.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let gone: Value = gone.json().await.unwrap();
+    assert_eq!(gone["data"][0]["code"], "resource-not-found");
+    assert_eq!(env.item_count().await, 0);
+}
