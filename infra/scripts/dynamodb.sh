@@ -20,7 +20,10 @@ else
   storage=(-inMemory)
 fi
 log="${DYNAMODB_LOG:-/dev/null}"
-java -Djava.library.path="$lib" -jar "$jar" "${storage[@]}" -port "$port" >"$log" 2>&1 &
+# DynamoDB Local writes a metadata file into its working directory; keep it out of the tree.
+run_dir="$root/.tools/run"
+mkdir -p "$run_dir"
+(cd "$run_dir" && exec java -Djava.library.path="$lib" -jar "$jar" "${storage[@]}" -port "$port" >"$log" 2>&1) &
 pid=$!
 # Poll for the port with a bound; DynamoDB Local usually answers within a few seconds.
 for _ in $(seq 1 300); do
