@@ -117,9 +117,9 @@ pub fn name_key(folded: &str, id: &UserId) -> String {
     format!("{folded}{NAME_SEPARATOR}{id}")
 }
 
-/// The part of a name sort key before the id: what prefix matches compare against.
-pub fn name_of_key(key: &str) -> &str {
-    key.split(NAME_SEPARATOR).next().unwrap_or(key)
+/// What a name sort key starts with when the name is exactly `folded`.
+pub fn name_key_exact_prefix(folded: &str) -> String {
+    format!("{folded}{NAME_SEPARATOR}")
 }
 
 #[cfg(test)]
@@ -127,12 +127,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_keys_sort_shorter_names_first_and_split_back() {
+    fn name_keys_sort_shorter_names_first() {
         let id = UserId::new();
         let ann = name_key("ann", &id);
         let anna = name_key("anna", &id);
         assert!(ann < anna);
-        assert_eq!(name_of_key(&anna), "anna");
+        assert!(ann.starts_with(&name_key_exact_prefix("ann")));
+        assert!(!anna.starts_with(&name_key_exact_prefix("ann")));
     }
 
     #[test]

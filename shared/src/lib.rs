@@ -8,6 +8,7 @@ pub mod error;
 pub mod fold;
 pub mod http;
 pub mod keys;
+pub mod search;
 pub mod store;
 pub mod telemetry;
 pub mod user;

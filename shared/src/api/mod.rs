@@ -1,8 +1,10 @@
 //! The handlers, one per Lambda function. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies here.
 
+mod search;
 mod users;
 
+pub use search::search_users;
 pub use users::{create_user, delete_user, get_user, update_user};
 
 use std::future::Future;

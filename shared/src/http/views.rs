@@ -153,3 +153,77 @@ impl<'a> UserDetailView<'a> {
         }
     }
 }
+
+/// A user in a search result: the summary every index projects.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummaryView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    email: String,
+    mobile: String,
+    first_name: String,
+    middle_name: String,
+    last_name: String,
+    created_time: String,
+    links: SelfLink,
+}
+
+impl UserSummaryView {
+    /// From an index item, which holds exactly the projected summary fields.
+    pub fn from_item(item: &crate::store::Item, ctx: &Context) -> Option<Self> {
+        let text = |attr: &str| {
+            item.get(attr)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let id = crate::user::UserId::parse(&text("id")).ok()?;
+        Some(Self {
+            kind: "user",
+            email: text("email"),
+            mobile: text("mobile"),
+            first_name: text("firstName"),
+            middle_name: text("middleName"),
+            last_name: text("lastName"),
+            created_time: text("createdTime"),
+            links: SelfLink {
+                self_: ctx.user_url(&id),
+            },
+            id: id.to_string(),
+        })
+    }
+}
+
+/// A page of a list: `{"type":"list","count":n,"data":[…],"links":{"self":…,"next":…}}`.
+#[derive(Debug, Serialize)]
+pub struct PageView<T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    count: usize,
+    data: Vec<T>,
+    links: PageLinks,
+}
+
+#[derive(Debug, Serialize)]
+struct PageLinks {
+    #[serde(rename = "self")]
+    self_: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+impl<T> PageView<T> {
+    pub fn new(data: Vec<T>, self_url: String, next_url: Option<String>) -> Self {
+        Self {
+            kind: "list",
+            count: data.len(),
+            data,
+            links: PageLinks {
+                self_: self_url,
+                next: next_url,
+            },
+        }
+    }
+}

@@ -3,10 +3,12 @@
 
 mod batch;
 mod meter;
+mod search;
 mod users;
 
 pub use meter::CapacityMeter;
-pub use users::{DeleteProgress, ProfileItem};
+pub use search::SearchPage;
+pub use users::{DeleteProgress, Item, ProfileItem};
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    WriteRequest,
 };
 use serde::Serialize;
 
@@ -203,6 +204,22 @@ impl Store {
             .await?;
         self.meter.record_write(output.consumed_capacity());
         Ok(())
+    }
+
+    /// Loads many new users at once (seeding, tests): BatchWriteItem, which
+    /// cannot be conditional, so only for users with fresh ids.
+    pub async fn import_users(&self, users: &[User], parallelism: usize) -> Result<(), ApiError> {
+        let requests = users
+            .iter()
+            .map(|user| {
+                let put = PutRequest::builder()
+                    .set_item(Some(ProfileItem::build(user)?))
+                    .build()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.write_batches(requests, parallelism).await
     }
 
     /// One strongly consistent GetItem. A tombstoned user is not found.

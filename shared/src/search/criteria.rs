@@ -1,0 +1,265 @@
+//! Reading a search request: `q`, `firstName`, `lastName`, `email`, `mobile`
+//! and Basiq's `filter` syntax. All criteria combine with AND.
+
+use crate::error::{ApiError, Invalid};
+use crate::fold::fold;
+use crate::user::{Mobile, UserId};
+
+/// One criterion, already folded the way the index keys are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    Id(UserId),
+    Email(String),
+    Mobile(String),
+    FirstName(NameMatch),
+    LastName(NameMatch),
+    /// One word of the search box: a prefix of the first name OR the last name.
+    AnyName(String),
+    /// Two or more words: the first against the first name and the last
+    /// against the last name, or the other way round.
+    FullName(String, String),
+}
+
+/// A folded name, matched as a prefix or (Basiq's `eq`) exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameMatch {
+    pub folded: String,
+    pub exact: bool,
+}
+
+/// A parsed search: its terms, or the knowledge that nothing can match
+/// (a half-typed mobile number in the search box, say).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Criteria {
+    pub terms: Vec<Term>,
+    pub matches_nothing: bool,
+}
+
+impl Criteria {
+    /// The one search box: an id, an email, a mobile number, or names.
+    pub fn add_box(&mut self, q: &str) {
+        let q = q.trim();
+        if q.is_empty() {
+            return;
+        }
+        if let Ok(id) = UserId::parse(q) {
+            self.terms.push(Term::Id(id));
+        } else if q.contains('@') {
+            self.terms.push(Term::Email(q.to_lowercase()));
+        } else if q.starts_with('+') || q.starts_with(|c: char| c.is_ascii_digit()) {
+            match Mobile::parse(q) {
+                Ok(mobile) => self.terms.push(Term::Mobile(mobile.as_str().to_owned())),
+                Err(_) => self.matches_nothing = true,
+            }
+        } else {
+            let folded = fold(q);
+            let words: Vec<&str> = folded.split_whitespace().collect();
+            match words.as_slice() {
+                [] => {}
+                [word] => self.terms.push(Term::AnyName((*word).to_owned())),
+                [first, .., last] => self
+                    .terms
+                    .push(Term::FullName((*first).to_owned(), (*last).to_owned())),
+            }
+        }
+    }
+
+    pub fn add_email(&mut self, email: &str) {
+        let email = email.trim();
+        if !email.is_empty() {
+            self.terms.push(Term::Email(email.to_lowercase()));
+        }
+    }
+
+    pub fn add_mobile(&mut self, mobile: &str, parameter: &str) -> Result<(), ApiError> {
+        let mobile = Mobile::parse(mobile).map_err(|e| e.at_parameter(parameter))?;
+        self.terms.push(Term::Mobile(mobile.as_str().to_owned()));
+        Ok(())
+    }
+
+    pub fn add_first_name(&mut self, name: &str, exact: bool) {
+        if let Some(m) = name_match(name, exact) {
+            self.terms.push(Term::FirstName(m));
+        }
+    }
+
+    pub fn add_last_name(&mut self, name: &str, exact: bool) {
+        if let Some(m) = name_match(name, exact) {
+            self.terms.push(Term::LastName(m));
+        }
+    }
+
+    /// Basiq's filter syntax: `user.firstName.eq('Gavin'),user.lastName.eq('Belson')`.
+    pub fn add_filter(&mut self, filter: &str) -> Result<(), ApiError> {
+        let bad = |detail: &str| Invalid::new(detail).at_parameter("filter");
+        for clause in parse_filter(filter).map_err(|d| bad(&d))? {
+            match clause.field.as_str() {
+                "id" => {
+                    let id = UserId::parse(&clause.value).map_err(|e| e.at_parameter("filter"))?;
+                    self.terms.push(Term::Id(id));
+                }
+                "email" => self.add_email(&clause.value),
+                "mobile" => self.add_mobile(&clause.value, "filter")?,
+                "firstName" => self.add_first_name(&clause.value, true),
+                "lastName" => self.add_last_name(&clause.value, true),
+                other => {
+                    return Err(bad(&format!(
+                        "Filtering on user.{other} is not supported; use id, email, mobile, firstName or lastName."
+                    ))
+                    .into())
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A canonical text of the criteria, which a cursor is bound to.
+    pub fn fingerprint(&self) -> String {
+        format!("{:?}", self.terms)
+    }
+}
+
+fn name_match(name: &str, exact: bool) -> Option<NameMatch> {
+    let folded = fold(name);
+    (!folded.is_empty()).then_some(NameMatch { folded, exact })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Clause {
+    field: String,
+    value: String,
+}
+
+/// `user.<field>.eq('<value>')`, comma separated. Inside a value, `\'` is a
+/// quote and `\\` a backslash.
+fn parse_filter(text: &str) -> Result<Vec<Clause>, String> {
+    let malformed =
+        || "Malformed filter; expected user.<field>.eq('<value>'), separated by commas.".to_owned();
+    let mut clauses = Vec::new();
+    let mut rest = text.trim();
+    loop {
+        let after_user = rest.strip_prefix("user.").ok_or_else(malformed)?;
+        let dot = after_user.find('.').ok_or_else(malformed)?;
+        let field = &after_user[..dot];
+        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(malformed());
+        }
+        let after_field = &after_user[dot + 1..];
+        let paren = after_field.find('(').ok_or_else(malformed)?;
+        let operator = &after_field[..paren];
+        if operator != "eq" {
+            return Err(format!(
+                "Operator {operator:?} is not supported on users; only eq is."
+            ));
+        }
+        let mut chars = after_field[paren + 1..].char_indices();
+        if chars.next().map(|(_, c)| c) != Some('\'') {
+            return Err(malformed());
+        }
+        let mut value = String::new();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, escaped @ ('\'' | '\\'))) => value.push(escaped),
+                    _ => return Err(malformed()),
+                },
+                '\'' => {
+                    end = Some(i);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        let end = end.ok_or_else(malformed)?;
+        let tail = after_field[paren + 1 + end + 1..].trim_start();
+        let tail = tail.strip_prefix(')').ok_or_else(malformed)?.trim_start();
+        clauses.push(Clause {
+            field: field.to_owned(),
+            value,
+        });
+        if tail.is_empty() {
+            return Ok(clauses);
+        }
+        rest = tail.strip_prefix(',').ok_or_else(malformed)?.trim_start();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms_of_box(q: &str) -> Criteria {
+        let mut c = Criteria::default();
+        c.add_box(q);
+        c
+    }
+
+    #[test]
+    fn the_box_recognises_what_was_typed() {
+        let id = UserId::new();
+        assert_eq!(terms_of_box(&id.to_string()).terms, [Term::Id(id)]);
+        assert_eq!(
+            terms_of_box("Gavin@Hooli.COM").terms,
+            [Term::Email("gavin@hooli.com".into())]
+        );
+        assert_eq!(
+            terms_of_box("+61 410 888 666").terms,
+            [Term::Mobile("+61410888666".into())]
+        );
+        assert!(terms_of_box("+614").matches_nothing);
+        assert_eq!(terms_of_box("JOSÉ").terms, [Term::AnyName("jose".into())]);
+        assert_eq!(
+            terms_of_box("Belson  Gav").terms,
+            [Term::FullName("belson".into(), "gav".into())]
+        );
+        assert_eq!(
+            terms_of_box("Mary Ann Smith").terms,
+            [Term::FullName("mary".into(), "smith".into())]
+        );
+        assert!(terms_of_box("   ").terms.is_empty());
+    }
+
+    #[test]
+    fn basiq_filters_parse() {
+        assert_eq!(
+            parse_filter("user.firstName.eq('Gavin'), user.lastName.eq('O\\'Brien')").unwrap(),
+            vec![
+                Clause {
+                    field: "firstName".into(),
+                    value: "Gavin".into()
+                },
+                Clause {
+                    field: "lastName".into(),
+                    value: "O'Brien".into()
+                },
+            ]
+        );
+        assert_eq!(
+            parse_filter("user.email.eq('a,b@c.co')").unwrap()[0].value,
+            "a,b@c.co"
+        );
+    }
+
+    #[test]
+    fn malformed_filters_are_rejected() {
+        for bad in [
+            "",
+            "user.firstName",
+            "user.firstName.eq(Gavin)",
+            "user.firstName.eq('Gavin'",
+            "user.firstName.eq('Gavin')x",
+            "user.firstName.eq('Gavin'),",
+            "account.id.eq('x')",
+            "user.firstName.gt('a')",
+            "user..eq('a')",
+            "user.first-name.eq('a')",
+            "user.firstName.eq('a\\x')",
+        ] {
+            assert!(parse_filter(bad).is_err(), "{bad}");
+        }
+        let mut c = Criteria::default();
+        assert!(c.add_filter("user.password.eq('x')").is_err());
+        assert!(c.add_filter("user.id.eq('not-an-id')").is_err());
+    }
+}
