@@ -1,4 +1,6 @@
 //! `infra create-table`: creates TABLE_NAME on DYNAMODB_ENDPOINT from template.yaml.
+//! `infra seed`: fills it with USERS users (default 50), each with
+//! TRANSACTIONS_PER_USER transactions (default 200).
 
 use std::process::ExitCode;
 
@@ -12,8 +14,62 @@ async fn main() -> ExitCode {
     let client = shared::config::dynamodb_client().await;
     let result = match command.as_str() {
         "create-table" => infra::table::create(&client, &table).await,
+        "bench-delete" => {
+            infra::table::create(&client, &table).await.ok();
+            let store = shared::store::Store::new(client, table.clone());
+            let sizes: Vec<usize> = std::env::var("SIZES")
+                .unwrap_or_else(|_| "1000,10000,100000".into())
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .collect();
+            println!(
+                "| items | delete-user | items/s | bare BatchWriteItem loop | items/s | ratio |"
+            );
+            println!("|---:|---:|---:|---:|---:|---:|");
+            for items in sizes {
+                match infra::bench::delete_run(&store, items, 8).await {
+                    Ok(run) => println!(
+                        "| {} | {:.2} s | {:.0} | {:.2} s | {:.0} | {:.2} |",
+                        run.items,
+                        run.ours.as_secs_f64(),
+                        run.ours_per_second(),
+                        run.bare.as_secs_f64(),
+                        run.bare_per_second(),
+                        run.ours_per_second() / run.bare_per_second()
+                    ),
+                    Err(err) => {
+                        eprintln!("error: {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            return ExitCode::SUCCESS;
+        }
+        "seed" => {
+            let count = |name: &str, default: usize| {
+                std::env::var(name)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(default)
+            };
+            let (users, per_user) = (count("USERS", 50), count("TRANSACTIONS_PER_USER", 200));
+            let store = shared::store::Store::new(client, table.clone());
+            match infra::seed::seed(&store, users, per_user).await {
+                Ok(ids) => {
+                    println!(
+                        "seeded {} users with {per_user} transactions each",
+                        ids.len()
+                    );
+                    return ExitCode::SUCCESS;
+                }
+                Err(err) => {
+                    eprintln!("error: seeding failed: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         _ => {
-            eprintln!("usage: infra create-table");
+            eprintln!("usage: infra create-table | infra seed | infra bench-delete");
             return ExitCode::from(2);
         }
     };

@@ -112,7 +112,7 @@ impl ApiError {
         Invalid::new(detail).at_parameter(name).into()
     }
 
-    pub fn user_not_found() -> Self {
+    pub fn not_found() -> Self {
         Self::NotFound("Resource not found.".to_owned())
     }
 }

@@ -3,10 +3,17 @@
 //!
 //! Layout of one user's partition (`pk = USER#<id>`), in sort-key order:
 //!
-//! | sk                            | item          |
-//! |-------------------------------|---------------|
-//! | `PROFILE`                     | the profile   |
-//! | `TXN#<postDate>#<id>`         | a transaction |
+//! | sk              | item          |
+//! |-----------------|---------------|
+//! | `ACCT#<id>`     | an account    |
+//! | `CONN#<id>`     | a connection  |
+//! | `PROFILE`       | the profile   |
+//! | `TXN#<id>`      | a transaction |
+//!
+//! Accounts, connections and the profile sort together below `TXN#`, so one
+//! Query (`sk < "TXN#"`) reads a user with its connections and accounts and
+//! never a transaction. Transactions are ordered by the two local indexes
+//! [`TXN_BY_DATE`] and [`TXN_BY_ACCOUNT`].
 //!
 //! The profile also carries the attributes that place it in the search
 //! indexes (see [`Index`]); a tombstoned profile drops them and so vanishes
@@ -23,10 +30,65 @@ pub fn user_pk(id: &UserId) -> String {
     format!("USER#{id}")
 }
 
-/// Transactions sort after the profile and by date, so one Query reads a
-/// user's newest transactions first without touching anything else.
-pub fn transaction_sk(post_date: &str, transaction_id: &str) -> String {
-    format!("TXN#{post_date}#{transaction_id}")
+/// The user a partition key belongs to (for stream records, which carry keys).
+pub fn user_of_pk(pk: &str) -> Option<UserId> {
+    UserId::parse(pk.strip_prefix("USER#")?).ok()
+}
+
+pub const ACCOUNT_PREFIX: &str = "ACCT#";
+pub const CONNECTION_PREFIX: &str = "CONN#";
+pub const TRANSACTION_PREFIX: &str = "TXN#";
+
+pub fn account_sk(id: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{id}")
+}
+
+pub fn connection_sk(id: &str) -> String {
+    format!("{CONNECTION_PREFIX}{id}")
+}
+
+pub fn transaction_sk(id: &str) -> String {
+    format!("{TRANSACTION_PREFIX}{id}")
+}
+
+/// A local secondary index: same partition as the table, another sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalIndex {
+    pub name: &'static str,
+    pub sk: &'static str,
+}
+
+/// A user's transactions by posting date (then id): newest first when read backwards.
+pub const TXN_BY_DATE: LocalIndex = LocalIndex {
+    name: "txnByDate",
+    sk: "txnDate",
+};
+
+/// A user's transactions per account, by posting date within the account.
+pub const TXN_BY_ACCOUNT: LocalIndex = LocalIndex {
+    name: "txnByAccount",
+    sk: "txnAccount",
+};
+
+/// Sort key of a transaction in [`TXN_BY_DATE`]. Posting dates are fixed-width
+/// UTC text, so text order is time order; ids are `[A-Za-z0-9_-]`, all above `#`.
+pub fn txn_date_key(post_date: &str, id: &str) -> String {
+    format!("{post_date}#{id}")
+}
+
+/// Sort key of a transaction in [`TXN_BY_ACCOUNT`].
+pub fn txn_account_key(account: &str, post_date: &str, id: &str) -> String {
+    format!("{account}#{post_date}#{id}")
+}
+
+/// The prefix every [`TXN_BY_ACCOUNT`] key of one account starts with.
+pub fn txn_account_prefix(account: &str) -> String {
+    format!("{account}#")
+}
+
+/// Above every key that starts with `prefix` (all key characters are below `~`).
+pub fn after_all_starting_with(prefix: &str) -> String {
+    format!("{prefix}~")
 }
 
 /// A global secondary index: its name and key attributes, as template.yaml declares them.
@@ -143,6 +205,14 @@ mod tests {
             let n: u8 = shard.trim_start_matches("USERS#").parse().unwrap();
             assert!(n < LIST_SHARDS);
         }
+    }
+
+    #[test]
+    fn partition_keys_lead_back_to_their_user() {
+        let id = UserId::new();
+        assert_eq!(user_of_pk(&user_pk(&id)), Some(id));
+        assert_eq!(user_of_pk("USERS#0"), None);
+        assert_eq!(user_of_pk(&id.to_string()), None);
     }
 
     #[test]

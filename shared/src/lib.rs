@@ -5,6 +5,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod finance;
 pub mod fold;
 pub mod http;
 pub mod keys;

@@ -42,6 +42,17 @@ impl Event {
         event
     }
 
+    /// Another path under the same route family, such as `/users/{id}/accounts`.
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = path.to_owned();
+        self
+    }
+
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        self.path_parameters[name] = json!(value);
+        self
+    }
+
     pub fn json(mut self, body: &Value) -> Self {
         self.body = Some(body.to_string());
         self.header("content-type", "application/json")

@@ -1,4 +1,4 @@
-//! Create, get and delete over real HTTP through `cargo lambda watch`, with the
+//! Create, get, a nested route, and delete over real HTTP through `cargo lambda watch`, with the
 //! router from Cargo.toml mapping paths to functions.
 
 use std::time::Duration;
@@ -45,6 +45,17 @@ async fn create_get_delete_over_http() {
     assert_eq!(fetched.status(), 200);
     let fetched: Value = fetched.json().await.unwrap();
     assert_eq!(fetched["name"], "Gavin Belson");
+
+    // A nested route, with its path parameter, reaches its own function.
+    let accounts = http
+        .get(format!("{}/users/{id}/accounts", watch.base_url))
+        .send()
+        .await
+        .expect("GET /users/{id}/accounts");
+    assert_eq!(accounts.status(), 200);
+    let accounts: Value = accounts.json().await.unwrap();
+    assert_eq!(accounts["type"], "list");
+    assert_eq!(accounts["count"], 0);
 
     let deleted = http
         .delete(format!("{}/users/{id}", watch.base_url))

@@ -1,9 +1,16 @@
 //! The handlers, one per Lambda function. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies here.
 
+mod finance;
+mod purge;
 mod search;
 mod users;
 
+pub use finance::{
+    delete_connection, get_account, get_connection, get_transaction, ingest_connection,
+    list_accounts, list_connections, list_transactions,
+};
+pub use purge::purge_users;
 pub use search::search_users;
 pub use users::{create_user, delete_user, get_user, update_user};
 

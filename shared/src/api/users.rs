@@ -32,10 +32,10 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "get-user", async {
         let id = request::path_user_id(&req)?;
-        let user = app.store.get_user(&id).await?;
+        let overview = app.store.user_overview(&id).await?;
         Ok(response::json(
             StatusCode::OK,
-            &UserDetailView::new(&user, &ctx),
+            &UserDetailView::new(&overview, &ctx),
         ))
     })
     .await

@@ -63,6 +63,13 @@ fn base_url(req: &Request) -> String {
     format!("{scheme}://{host}")
 }
 
+/// A record id path parameter (`connectionId`, `accountId`, `transactionId`).
+pub fn path_record_id(req: &Request, name: &str) -> Result<crate::finance::RecordId, ApiError> {
+    let params = req.path_parameters();
+    let text = params.first(name).unwrap_or_default();
+    crate::finance::RecordId::parse(text).map_err(|invalid| invalid.at_parameter(name).into())
+}
+
 /// The `userId` path parameter, which must be a user id in its canonical form.
 pub fn path_user_id(req: &Request) -> Result<UserId, ApiError> {
     let params = req.path_parameters();
@@ -87,6 +94,11 @@ fn acceptable_content_type(value: &str) -> bool {
 
 /// The request body as a JSON value: at most 64 KiB, valid UTF-8, valid JSON.
 pub fn json_body(req: &Request) -> Result<Value, ApiError> {
+    json_body_within(req, MAX_BODY)
+}
+
+/// As [`json_body`], with another size limit (ingest carries thousands of transactions).
+pub fn json_body_within(req: &Request, limit: usize) -> Result<Value, ApiError> {
     if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
         let ok = content_type
             .to_str()
@@ -102,8 +114,8 @@ pub fn json_body(req: &Request) -> Result<Value, ApiError> {
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    if bytes.len() > MAX_BODY {
-        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY });
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::InvalidContent(

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::http::request::Context;
+use crate::store::Overview;
 use crate::user::{BusinessAddress, BusinessIdType, Name, User};
 
 /// `UserPostResponse`: what create and update answer.
@@ -45,7 +46,7 @@ struct BusinessView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SelfLink {
+pub(crate) struct SelfLink {
     #[serde(rename = "self")]
     self_: String,
 }
@@ -134,14 +135,34 @@ struct UserLinks {
 }
 
 impl<'a> UserDetailView<'a> {
-    pub fn new(user: &'a User, ctx: &Context) -> Self {
+    pub fn new(overview: &'a Overview, ctx: &Context) -> Self {
+        let user = &overview.user;
         let url = ctx.user_url(&user.id);
         let mut view = UserView::new(user, ctx);
         view.links = None;
+        let reference = |kind: &'static str, collection: &str, id: &str| RefView {
+            kind,
+            id: id.to_owned(),
+            links: SelfLink {
+                self_: format!("{url}/{collection}/{id}"),
+            },
+        };
         Self {
             name: user.full_name(),
-            connections: ListView::new(Vec::new()),
-            accounts: ListView::new(Vec::new()),
+            connections: ListView::new(
+                overview
+                    .connections
+                    .iter()
+                    .map(|c| reference("connection", "connections", c.id.as_str()))
+                    .collect(),
+            ),
+            accounts: ListView::new(
+                overview
+                    .accounts
+                    .iter()
+                    .map(|a| reference("account", "accounts", a.id.as_str()))
+                    .collect(),
+            ),
             links: UserLinks {
                 accounts: format!("{url}/accounts"),
                 connections: format!("{url}/connections"),

@@ -1,6 +1,7 @@
 //! Reading a search request: `q`, `firstName`, `lastName`, `email`, `mobile`
 //! and Basiq's `filter` syntax. All criteria combine with AND.
 
+use super::filter;
 use crate::error::{ApiError, Invalid};
 use crate::fold::fold;
 use crate::user::{Mobile, UserId};
@@ -92,19 +93,23 @@ impl Criteria {
     /// Basiq's filter syntax: `user.firstName.eq('Gavin'),user.lastName.eq('Belson')`.
     pub fn add_filter(&mut self, filter: &str) -> Result<(), ApiError> {
         let bad = |detail: &str| Invalid::new(detail).at_parameter("filter");
-        for clause in parse_filter(filter).map_err(|d| bad(&d))? {
-            match clause.field.as_str() {
-                "id" => {
-                    let id = UserId::parse(&clause.value).map_err(|e| e.at_parameter("filter"))?;
+        for clause in filter::parse(filter).map_err(|d| bad(&d))? {
+            let value = match (clause.op.as_str(), clause.values.as_slice()) {
+                ("eq", [value]) => value.as_str(),
+                _ => return Err(bad("Users can be filtered with eq and one value only.").into()),
+            };
+            match clause.path.as_str() {
+                "user.id" => {
+                    let id = UserId::parse(value).map_err(|e| e.at_parameter("filter"))?;
                     self.terms.push(Term::Id(id));
                 }
-                "email" => self.add_email(&clause.value),
-                "mobile" => self.add_mobile(&clause.value, "filter")?,
-                "firstName" => self.add_first_name(&clause.value, true),
-                "lastName" => self.add_last_name(&clause.value, true),
+                "user.email" => self.add_email(value),
+                "user.mobile" => self.add_mobile(value, "filter")?,
+                "user.firstName" => self.add_first_name(value, true),
+                "user.lastName" => self.add_last_name(value, true),
                 other => {
                     return Err(bad(&format!(
-                        "Filtering on user.{other} is not supported; use id, email, mobile, firstName or lastName."
+                        "Filtering on {other} is not supported; use user.id, user.email, user.mobile, user.firstName or user.lastName."
                     ))
                     .into())
                 }
@@ -122,67 +127,6 @@ impl Criteria {
 fn name_match(name: &str, exact: bool) -> Option<NameMatch> {
     let folded = fold(name);
     (!folded.is_empty()).then_some(NameMatch { folded, exact })
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Clause {
-    field: String,
-    value: String,
-}
-
-/// `user.<field>.eq('<value>')`, comma separated. Inside a value, `\'` is a
-/// quote and `\\` a backslash.
-fn parse_filter(text: &str) -> Result<Vec<Clause>, String> {
-    let malformed =
-        || "Malformed filter; expected user.<field>.eq('<value>'), separated by commas.".to_owned();
-    let mut clauses = Vec::new();
-    let mut rest = text.trim();
-    loop {
-        let after_user = rest.strip_prefix("user.").ok_or_else(malformed)?;
-        let dot = after_user.find('.').ok_or_else(malformed)?;
-        let field = &after_user[..dot];
-        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(malformed());
-        }
-        let after_field = &after_user[dot + 1..];
-        let paren = after_field.find('(').ok_or_else(malformed)?;
-        let operator = &after_field[..paren];
-        if operator != "eq" {
-            return Err(format!(
-                "Operator {operator:?} is not supported on users; only eq is."
-            ));
-        }
-        let mut chars = after_field[paren + 1..].char_indices();
-        if chars.next().map(|(_, c)| c) != Some('\'') {
-            return Err(malformed());
-        }
-        let mut value = String::new();
-        let mut end = None;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, escaped @ ('\'' | '\\'))) => value.push(escaped),
-                    _ => return Err(malformed()),
-                },
-                '\'' => {
-                    end = Some(i);
-                    break;
-                }
-                c => value.push(c),
-            }
-        }
-        let end = end.ok_or_else(malformed)?;
-        let tail = after_field[paren + 1 + end + 1..].trim_start();
-        let tail = tail.strip_prefix(')').ok_or_else(malformed)?.trim_start();
-        clauses.push(Clause {
-            field: field.to_owned(),
-            value,
-        });
-        if tail.is_empty() {
-            return Ok(clauses);
-        }
-        rest = tail.strip_prefix(',').ok_or_else(malformed)?.trim_start();
-    }
 }
 
 #[cfg(test)]
@@ -221,43 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn basiq_filters_parse() {
-        assert_eq!(
-            parse_filter("user.firstName.eq('Gavin'), user.lastName.eq('O\\'Brien')").unwrap(),
-            vec![
-                Clause {
-                    field: "firstName".into(),
-                    value: "Gavin".into()
-                },
-                Clause {
-                    field: "lastName".into(),
-                    value: "O'Brien".into()
-                },
-            ]
-        );
-        assert_eq!(
-            parse_filter("user.email.eq('a,b@c.co')").unwrap()[0].value,
-            "a,b@c.co"
-        );
-    }
-
-    #[test]
-    fn malformed_filters_are_rejected() {
-        for bad in [
-            "",
-            "user.firstName",
-            "user.firstName.eq(Gavin)",
-            "user.firstName.eq('Gavin'",
-            "user.firstName.eq('Gavin')x",
-            "user.firstName.eq('Gavin'),",
-            "account.id.eq('x')",
-            "user.firstName.gt('a')",
-            "user..eq('a')",
-            "user.first-name.eq('a')",
-            "user.firstName.eq('a\\x')",
-        ] {
-            assert!(parse_filter(bad).is_err(), "{bad}");
-        }
+    fn unsupported_user_filters_are_rejected() {
         let mut c = Criteria::default();
         assert!(c.add_filter("user.password.eq('x')").is_err());
         assert!(c.add_filter("user.id.eq('not-an-id')").is_err());

@@ -8,6 +8,7 @@
 pub mod cond;
 pub mod criteria;
 pub mod cursor;
+pub mod filter;
 pub mod plan;
 
 pub use criteria::{Criteria, Term};

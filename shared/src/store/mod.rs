@@ -2,13 +2,15 @@
 //! requests it can, and every write that could race is conditional.
 
 mod batch;
+mod finance;
 mod meter;
 mod search;
 mod users;
 
+pub use finance::Overview;
 pub use meter::CapacityMeter;
 pub use search::SearchPage;
-pub use users::{DeleteProgress, Item, ProfileItem};
+pub use users::{DeleteProgress, Item, ProfileItem, DELETED_AT};
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;

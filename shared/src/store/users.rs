@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Serialize;
 
+use super::batch::BATCH_SIZE;
 use super::{Store, CAPACITY};
 use crate::error::{ApiError, Invalid, Problem};
 use crate::fold::fold;
@@ -21,6 +22,10 @@ pub type Item = HashMap<String, AttributeValue>;
 /// Set on a profile when its deletion starts. From then on the user is gone
 /// for every reader, and the index attributes are removed with it.
 pub const DELETED_AT: &str = "deletedAt";
+
+/// Keys read per purge page. A partition takes about 1,000 writes a second,
+/// so a page is about a second of deletes: the budget is never overrun by more.
+const PURGE_PAGE: i32 = 1_000;
 
 /// How many times an update whose condition failed for no reason we can name
 /// (a concurrent change in between) is tried again.
@@ -222,26 +227,6 @@ impl Store {
         self.write_batches(requests, parallelism).await
     }
 
-    /// One strongly consistent GetItem. A tombstoned user is not found.
-    pub async fn get_user(&self, id: &UserId) -> Result<User, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .consistent_read(true)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record(output.consumed_capacity());
-        output
-            .item
-            .map(ProfileItem::parse)
-            .transpose()?
-            .flatten()
-            .ok_or_else(ApiError::user_not_found)
-    }
-
     /// One conditional UpdateItem that touches only the patched attributes, so
     /// concurrent updates of different fields both survive. Rules that depend
     /// on the stored user (it must keep an email or a mobile, a business id
@@ -421,7 +406,7 @@ impl Store {
             }
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(ApiError::user_not_found())
+                    Err(ApiError::not_found())
                 }
                 _ => Err(err.into()),
             },
@@ -440,24 +425,29 @@ impl Store {
         parallelism: usize,
     ) -> Result<DeleteProgress, ApiError> {
         let mut page = self.partition_keys(id, None).await?;
+        // Deletes carry over between pages, so that every batch but the last is full.
+        let mut pending = Vec::new();
         loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(DeleteProgress::InProgress);
-            }
             let (keys, next) = page;
-            let deletes = keys
-                .into_iter()
-                .filter(|key| key.get(keys::SK) != Some(&s(keys::PROFILE_SK)))
-                .map(|key| {
-                    DeleteRequest::builder()
+            for key in keys {
+                if key.get(keys::SK) != Some(&s(keys::PROFILE_SK)) {
+                    let delete = DeleteRequest::builder()
                         .set_key(Some(key))
                         .build()
-                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                        .map_err(|e| ApiError::Internal(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    pending.push(WriteRequest::builder().delete_request(delete).build());
+                }
+            }
+            // Stop early only when more remains to be read: a last page is always finished.
+            let out_of_time = next.is_some() && deadline.is_some_and(|d| Instant::now() >= d);
+            let full = if next.is_none() || out_of_time {
+                pending.len()
+            } else {
+                pending.len() - pending.len() % BATCH_SIZE
+            };
+            let deletes: Vec<WriteRequest> = pending.drain(..full).collect();
             let fetch_next = async {
-                match next {
+                match next.filter(|_| !out_of_time) {
                     Some(start) => self.partition_keys(id, Some(start)).await.map(Some),
                     None => Ok(None),
                 }
@@ -465,6 +455,9 @@ impl Store {
             let (written, fetched) =
                 tokio::join!(self.write_batches(deletes, parallelism), fetch_next);
             written?;
+            if out_of_time {
+                return Ok(DeleteProgress::InProgress);
+            }
             match fetched? {
                 Some(next_page) => page = next_page,
                 None => break,
@@ -482,8 +475,8 @@ impl Store {
         Ok(DeleteProgress::Done)
     }
 
-    /// One page of the partition's keys, strongly consistent so that nothing
-    /// written before the tombstone is missed.
+    /// One page of the partition's keys (at most [`PURGE_PAGE`]), strongly
+    /// consistent so that nothing written before the tombstone is missed.
     async fn partition_keys(
         &self,
         id: &UserId,
@@ -498,6 +491,7 @@ impl Store {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(keys::user_pk(id)))
             .projection_expression("#pk, #sk")
+            .limit(PURGE_PAGE)
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .return_consumed_capacity(CAPACITY)
@@ -522,7 +516,7 @@ fn explain_rejection(
     if_match: Option<u64>,
 ) -> UpdateRejected {
     let Some(old) = old.filter(|item| !item.contains_key(DELETED_AT)) else {
-        return UpdateRejected::Explained(ApiError::user_not_found());
+        return UpdateRejected::Explained(ApiError::not_found());
     };
     let has = |attr: &str| old.contains_key(attr);
     if let Some(expected) = if_match {

@@ -1,0 +1,241 @@
+//! The values financial records are made of. Money is a decimal string from
+//! the JSON body to the table and back: it is never parsed into a float.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+
+macro_rules! text_value {
+    ($name:ident, $parse:expr) => {
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                let parse: fn(&str) -> Result<$name, Invalid> = $parse;
+                parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// An amount of money: optional minus, up to 15 integer digits, up to 4 decimals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Amount(String);
+text_value!(Amount, Amount::parse);
+
+impl Amount {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let unsigned = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (unsigned, None),
+        };
+        let digits = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if digits(whole, 15) && fraction.is_none_or(|f| digits(f, 4)) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "Must be a decimal string such as \"-12.50\" (up to 15 digits, 4 decimals).",
+            ))
+        }
+    }
+}
+
+/// An ISO 4217 currency code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+text_value!(Currency, Currency::parse);
+
+impl Currency {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Invalid::new(
+                "Must be a three-letter currency code such as AUD.",
+            ))
+        }
+    }
+}
+
+/// An RFC 3339 instant, stored in UTC with milliseconds so that text order is time order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Timestamp(String);
+text_value!(Timestamp, Timestamp::parse);
+
+impl Timestamp {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|at| Self(crate::clock::format(at)))
+            .map_err(|_| {
+                Invalid::new("Must be an RFC 3339 date and time, such as 2024-01-15T09:30:00Z.")
+            })
+    }
+
+    pub fn now() -> Self {
+        Self(crate::clock::now())
+    }
+}
+
+/// An id given by the aggregation engine: 1 to 64 letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RecordId(String);
+text_value!(RecordId, RecordId::parse);
+
+impl RecordId {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Invalid::new("Must be 1 to 64 letters, digits, '-' or '_'."))
+        }
+    }
+
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+/// An account number with all but its last four characters hidden. Only the
+/// masked form is ever stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MaskedAccountNo(String);
+text_value!(MaskedAccountNo, MaskedAccountNo::parse);
+
+impl MaskedAccountNo {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let compact: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if compact.is_empty()
+            || compact.len() > 34
+            || !compact.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(Invalid::new(
+                "Must be an account number of up to 34 letters and digits.",
+            ));
+        }
+        let visible = compact.len().saturating_sub(4);
+        let masked: String = compact
+            .chars()
+            .enumerate()
+            .map(|(i, c)| if i < visible { 'x' } else { c })
+            .collect();
+        Ok(Self(masked))
+    }
+}
+
+/// A transaction description: trimmed, 1 to 255 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Description(String);
+text_value!(Description, Description::parse);
+
+impl Description {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 255 {
+            return Err(Invalid::new("Must be 1 to 255 characters."));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Invalid::new("Must not contain control characters."));
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_decimal_strings() {
+        for ok in ["0", "-12.50", "1234567.8901", "999999999999999"] {
+            assert_eq!(Amount::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "1e3",
+            "12.34567",
+            "1,000",
+            "NaN",
+            "+1",
+            "0x10",
+            "1000000000000000",
+        ] {
+            assert!(Amount::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_refuse_json_numbers() {
+        assert!(serde_json::from_str::<Amount>("12.5").is_err());
+        assert_eq!(
+            serde_json::from_str::<Amount>("\"12.5\"").unwrap().as_str(),
+            "12.5"
+        );
+    }
+
+    #[test]
+    fn timestamps_normalise_to_utc_milliseconds() {
+        assert_eq!(
+            Timestamp::parse("2024-01-15T19:30:00+10:00")
+                .unwrap()
+                .as_str(),
+            "2024-01-15T09:30:00.000Z"
+        );
+        assert!(Timestamp::parse("2024-01-15").is_err());
+    }
+
+    #[test]
+    fn account_numbers_are_masked() {
+        assert_eq!(
+            MaskedAccountNo::parse("062-000 12345678").unwrap().as_str(),
+            "xxxxxxxxxx5678"
+        );
+        assert_eq!(MaskedAccountNo::parse("123").unwrap().as_str(), "123");
+        assert!(MaskedAccountNo::parse("12<script>").is_err());
+    }
+
+    #[test]
+    fn record_ids_are_plain() {
+        assert!(RecordId::parse("acc_01-A").is_ok());
+        for bad in ["", "a/b", "a#b", &"a".repeat(65), "ä"] {
+            assert!(RecordId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

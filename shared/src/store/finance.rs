@@ -1,0 +1,433 @@
+//! Connections, accounts and transactions under a user's partition.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, PutRequest,
+    TransactWriteItem, WriteRequest,
+};
+use serde::Serialize;
+
+use super::users::{Item, ProfileItem, DELETED_AT};
+use super::{Store, CAPACITY};
+use crate::error::ApiError;
+use crate::finance::{Account, Connection, Ingest, RecordId, Transaction, TransactionQuery};
+use crate::keys::{self, TXN_BY_ACCOUNT, TXN_BY_DATE};
+use crate::search::Position;
+use crate::user::{User, UserId};
+
+/// A user with its connections and accounts, as one Query reads them.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub user: User,
+    pub connections: Vec<Connection>,
+    pub accounts: Vec<Account>,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+fn key(user: &UserId, sk: String) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), s(keys::user_pk(user))),
+        (keys::SK.to_owned(), s(sk)),
+    ])
+}
+
+/// A child item: the record's attributes, its keys, and the bookkeeping every item carries.
+fn child_item<T: Serialize>(
+    user: &UserId,
+    sk: String,
+    record: &T,
+    now: &str,
+) -> Result<Item, ApiError> {
+    let mut item: Item = serde_dynamo::to_item(record)?;
+    item.extend(key(user, sk));
+    item.insert("createdTime".into(), s(now));
+    item.insert("updatedTime".into(), s(now));
+    item.insert("version".into(), AttributeValue::N("1".into()));
+    Ok(item)
+}
+
+fn transaction_item(user: &UserId, t: &Transaction, now: &str) -> Result<Item, ApiError> {
+    let mut item = child_item(user, keys::transaction_sk(t.id.as_str()), t, now)?;
+    let date = t.post_date.as_str();
+    item.insert(
+        TXN_BY_DATE.sk.into(),
+        s(keys::txn_date_key(date, t.id.as_str())),
+    );
+    item.insert(
+        TXN_BY_ACCOUNT.sk.into(),
+        s(keys::txn_account_key(
+            t.account.as_str(),
+            date,
+            t.id.as_str(),
+        )),
+    );
+    Ok(item)
+}
+
+fn put(item: Item) -> Result<WriteRequest, ApiError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+fn delete(key: Item) -> Result<WriteRequest, ApiError> {
+    let delete = DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}
+
+impl Store {
+    /// One strongly consistent Query of the profile, connections and accounts
+    /// (every sort key below `TXN#`): no transaction is read.
+    pub async fn user_overview(&self, id: &UserId) -> Result<Overview, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk < :txn")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":pk", s(keys::user_pk(id)))
+                .expression_attribute_values(":txn", s(keys::TRANSACTION_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await?;
+            self.meter.record(output.consumed_capacity());
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut user = None;
+        let mut connections = Vec::new();
+        let mut accounts = Vec::new();
+        for item in items {
+            let sk = text(&item, keys::SK).to_owned();
+            if sk == keys::PROFILE_SK {
+                user = ProfileItem::parse(item)?;
+            } else if sk.starts_with(keys::CONNECTION_PREFIX) {
+                connections.push(serde_dynamo::from_item(item)?);
+            } else if sk.starts_with(keys::ACCOUNT_PREFIX) {
+                accounts.push(serde_dynamo::from_item(item)?);
+            }
+        }
+        let user = user.ok_or_else(ApiError::not_found)?;
+        Ok(Overview {
+            user,
+            connections,
+            accounts,
+        })
+    }
+
+    /// Writes one connection with its accounts and transactions.
+    ///
+    /// The connection goes in a transaction with a check that the user exists
+    /// and is not being deleted. BatchWriteItem cannot be conditional, so the
+    /// children follow, and the user is checked once more afterwards: if a
+    /// deletion began meanwhile, the items written here are removed again, so
+    /// a deletion never leaves orphans behind.
+    pub async fn ingest(
+        &self,
+        user: &UserId,
+        ingest: &Ingest,
+        parallelism: usize,
+    ) -> Result<(), ApiError> {
+        let now = crate::clock::now();
+        let connection = child_item(
+            user,
+            keys::connection_sk(ingest.connection.id.as_str()),
+            &ingest.connection,
+            &now,
+        )?;
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user, keys::PROFILE_SK.to_owned())))
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#deleted)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#deleted", DELETED_AT)
+            .build()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let put_connection = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(connection))
+            .build()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put_connection).build())
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                for consumed in output.consumed_capacity() {
+                    self.meter.record_write(Some(consumed));
+                }
+            }
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(_)) =
+                    err.as_service_error()
+                {
+                    return Err(ApiError::not_found());
+                }
+                return Err(err.into());
+            }
+        }
+
+        let mut children = Vec::with_capacity(ingest.accounts.len() + ingest.transactions.len());
+        let mut child_keys = Vec::with_capacity(children.capacity() + 1);
+        for account in &ingest.accounts {
+            let sk = keys::account_sk(account.id.as_str());
+            child_keys.push(key(user, sk.clone()));
+            children.push(put(child_item(user, sk, account, &now)?)?);
+        }
+        for transaction in &ingest.transactions {
+            child_keys.push(key(user, keys::transaction_sk(transaction.id.as_str())));
+            children.push(put(transaction_item(user, transaction, &now)?)?);
+        }
+        self.write_batches(children, parallelism).await?;
+
+        if !self.user_is_live(user).await? {
+            child_keys.push(key(
+                user,
+                keys::connection_sk(ingest.connection.id.as_str()),
+            ));
+            let deletes = child_keys
+                .into_iter()
+                .map(delete)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.write_batches(deletes, parallelism).await?;
+            return Err(ApiError::not_found());
+        }
+        Ok(())
+    }
+
+    async fn user_is_live(&self, user: &UserId) -> Result<bool, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, keys::PROFILE_SK.to_owned())))
+            .projection_expression("#pk, #deleted")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#deleted", DELETED_AT)
+            .consistent_read(true)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        self.meter.record(output.consumed_capacity());
+        Ok(output
+            .item
+            .is_some_and(|item| !item.contains_key(DELETED_AT)))
+    }
+
+    /// One transaction, read in the same request as the profile (BatchGetItem,
+    /// strongly consistent) so that a deleted user's data is never served.
+    pub async fn transaction(&self, user: &UserId, id: &RecordId) -> Result<Transaction, ApiError> {
+        let wanted = KeysAndAttributes::builder()
+            .keys(key(user, keys::PROFILE_SK.to_owned()))
+            .keys(key(user, keys::transaction_sk(id.as_str())))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut items = Vec::new();
+        let mut pending = HashMap::from([(self.table.clone(), wanted)]);
+        // BatchGetItem may leave keys unprocessed under load: ask again for those.
+        for attempt in 0..5 {
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await?;
+            for consumed in output.consumed_capacity() {
+                self.meter.record(Some(consumed));
+            }
+            items.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
+            pending = output.unprocessed_keys.unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            if attempt == 4 {
+                return Err(ApiError::ServiceUnavailable);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        }
+        let profile = items.iter().find(|i| text(i, keys::SK) == keys::PROFILE_SK);
+        if profile.is_none_or(|p| p.contains_key(DELETED_AT)) {
+            return Err(ApiError::not_found());
+        }
+        let item = items
+            .into_iter()
+            .find(|i| text(i, keys::SK) != keys::PROFILE_SK)
+            .ok_or_else(ApiError::not_found)?;
+        Ok(serde_dynamo::from_item(item)?)
+    }
+
+    /// A page of transactions, newest first: one Query on a local index (by
+    /// account when one is named, else by date), with every bound a key
+    /// condition, alongside the check that the user is live.
+    pub async fn transactions(
+        &self,
+        user: &UserId,
+        query: &TransactionQuery,
+        position: Position,
+        limit: usize,
+    ) -> Result<(Vec<Transaction>, Option<Position>), ApiError> {
+        let (index, prefix) = match &query.account {
+            Some(account) => (TXN_BY_ACCOUNT, keys::txn_account_prefix(account.as_str())),
+            None => (TXN_BY_DATE, String::new()),
+        };
+        let low = format!("{prefix}{}", query.from.as_deref().unwrap_or(""));
+        let high = match &query.to {
+            Some(to) => format!("{prefix}{to}"),
+            None => keys::after_all_starting_with(&prefix),
+        };
+        let start = match &position {
+            Position::After([pk, sk, _, index_sk]) => Some(HashMap::from([
+                (keys::PK.to_owned(), s(pk.clone())),
+                (keys::SK.to_owned(), s(sk.clone())),
+                (index.sk.to_owned(), s(index_sk.clone())),
+            ])),
+            Position::Start | Position::Done => None,
+        };
+        // A key value may not be empty: with no lower bound at all, only the upper one applies.
+        let (condition, low) = if low.is_empty() {
+            ("#pk = :pk AND #sk <= :high", None)
+        } else {
+            ("#pk = :pk AND #sk BETWEEN :low AND :high", Some(s(low)))
+        };
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(keys::user_pk(user))),
+            (":high".to_owned(), s(high)),
+        ]);
+        if let Some(low) = low {
+            values.insert(":low".to_owned(), low);
+        }
+        let read = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", index.sk)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(CAPACITY)
+            .send();
+        let (live, output) = tokio::join!(self.user_is_live(user), read);
+        if !live? {
+            return Err(ApiError::not_found());
+        }
+        let output = output?;
+        self.meter.record(output.consumed_capacity());
+        let mut items = output.items.unwrap_or_default();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = match items.last() {
+            Some(last) if more => Some(Position::After([
+                text(last, keys::PK).to_owned(),
+                text(last, keys::SK).to_owned(),
+                text(last, keys::PK).to_owned(),
+                text(last, index.sk).to_owned(),
+            ])),
+            _ => None,
+        };
+        let transactions = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<Transaction>, _>>()?;
+        Ok((transactions, next))
+    }
+
+    /// Deletes a connection with its accounts and their transactions; the
+    /// connection item goes last, so an interrupted call can be repeated.
+    pub async fn delete_connection(
+        &self,
+        user: &UserId,
+        id: &RecordId,
+        parallelism: usize,
+    ) -> Result<(), ApiError> {
+        let overview = self.user_overview(user).await?;
+        if !overview.connections.iter().any(|c| &c.id == id) {
+            return Err(ApiError::not_found());
+        }
+        let mut deletes = Vec::new();
+        for account in overview.accounts.iter().filter(|a| &a.connection == id) {
+            let prefix = keys::txn_account_prefix(account.id.as_str());
+            let mut start = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(TXN_BY_ACCOUNT.name)
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#pk", keys::PK)
+                    .expression_attribute_names("#sk", TXN_BY_ACCOUNT.sk)
+                    .expression_attribute_names("#table_sk", keys::SK)
+                    .expression_attribute_values(":pk", s(keys::user_pk(user)))
+                    .expression_attribute_values(":prefix", s(prefix.clone()))
+                    .projection_expression("#pk, #table_sk")
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(CAPACITY)
+                    .send()
+                    .await?;
+                self.meter.record(output.consumed_capacity());
+                for item in output.items.unwrap_or_default() {
+                    deletes.push(delete(key(user, text(&item, keys::SK).to_owned()))?);
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+            deletes.push(delete(key(user, keys::account_sk(account.id.as_str())))?);
+        }
+        self.write_batches(deletes, parallelism).await?;
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, keys::connection_sk(id.as_str()))))
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        self.meter.record_write(output.consumed_capacity());
+        Ok(())
+    }
+}

@@ -1,0 +1,597 @@
+//! Connections, accounts and transactions under a user, and deleting a user
+//! of any size, against DynamoDB Local.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use infra::seed::{connection_body, fill_user};
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use shared::api;
+use shared::store::DeleteProgress;
+use shared::user::UserId;
+use tests::events::{Event, Reply};
+use tests::TestEnv;
+
+async fn create_user(env: &TestEnv) -> String {
+    let body = json!({"email": "gavin@hooli.com", "firstName": "Gavin", "lastName": "Belson"});
+    let reply = Reply::from(
+        api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
+    );
+    assert_eq!(reply.status, 201);
+    reply.id()
+}
+
+fn child(method: &str, user: &str, rest: &str, params: &[(&str, &str)]) -> Event {
+    let mut event = Event::user(method, user).path(&format!("/users/{user}{rest}"));
+    for (k, v) in params {
+        event = event.path_parameter(k, v);
+    }
+    event
+}
+
+async fn ingest(env: &TestEnv, user: &str, body: &Value) -> Reply {
+    let event = child("POST", user, "/connections", &[]).json(body);
+    Reply::from(api::ingest_connection(&env.app, event.request()).await)
+}
+
+async fn transactions(env: &TestEnv, user: &str, query: &[(&str, &str)]) -> Reply {
+    let event = query
+        .iter()
+        .fold(child("GET", user, "/transactions", &[]), |e, (k, v)| {
+            e.query(k, v)
+        });
+    Reply::from(api::list_transactions(&env.app, event.request()).await)
+}
+
+async fn get_user(env: &TestEnv, user: &str) -> Reply {
+    Reply::from(api::get_user(&env.app, Event::user("GET", user).request()).await)
+}
+
+#[tokio::test]
+async fn ingest_then_list_then_the_user_shows_counts() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+
+    let created = ingest(&env, &user, &connection_body(1, 2, 30)).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    assert_eq!(created.body["type"], "connection");
+    assert_eq!(created.body["id"], "conn-1");
+    assert_eq!(
+        created.body["institution"]["name"],
+        "Pied Piper Credit Union"
+    );
+    assert_eq!(
+        ingest(&env, &user, &connection_body(2, 1, 5)).await.status,
+        201
+    );
+
+    let connections = Reply::from(
+        api::list_connections(&env.app, child("GET", &user, "/connections", &[]).request()).await,
+    );
+    assert_eq!(connections.status, 200);
+    assert_eq!(connections.body["type"], "list");
+    assert_eq!(connections.body["count"], 2);
+
+    let accounts = Reply::from(
+        api::list_accounts(&env.app, child("GET", &user, "/accounts", &[]).request()).await,
+    );
+    assert_eq!(accounts.body["count"], 3);
+    let account = &accounts.body["data"][0];
+    assert_eq!(account["type"], "account");
+    assert!(
+        account["balance"].is_string(),
+        "money is a string: {account}"
+    );
+    assert!(
+        account["accountNo"].as_str().unwrap().starts_with("xxxx"),
+        "masked: {account}"
+    );
+
+    let one = Reply::from(
+        api::get_account(
+            &env.app,
+            child(
+                "GET",
+                &user,
+                "/accounts/acc-1-1",
+                &[("accountId", "acc-1-1")],
+            )
+            .request(),
+        )
+        .await,
+    );
+    assert_eq!(one.status, 200);
+    assert_eq!(one.body["connection"], "conn-1");
+    assert_eq!(one.body["class"]["type"], "savings");
+
+    let connection = Reply::from(
+        api::get_connection(
+            &env.app,
+            child(
+                "GET",
+                &user,
+                "/connections/conn-2",
+                &[("connectionId", "conn-2")],
+            )
+            .request(),
+        )
+        .await,
+    );
+    assert_eq!(connection.status, 200);
+    assert_eq!(connection.body["status"], "active");
+
+    env.requests.clear();
+    let fetched = get_user(&env, &user).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(
+        env.requests.operations(),
+        ["Query"],
+        "the user, its connections and accounts in one Query"
+    );
+    tests::contract::assert_matches("UserGetResponse", &fetched.body);
+    assert_eq!(fetched.body["connections"]["count"], 2);
+    assert_eq!(fetched.body["accounts"]["count"], 3);
+    assert_eq!(fetched.body["connections"]["data"][0]["type"], "connection");
+    assert!(fetched.body["accounts"]["data"][0]["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/users/{user}/accounts/acc-1-0")));
+}
+
+#[tokio::test]
+async fn get_user_reads_no_transactions() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    ingest(&env, &user, &connection_body(1, 2, 0)).await;
+    env.app.store.meter().reset();
+    get_user(&env, &user).await;
+    let without = env.app.store.meter().read_units();
+
+    ingest(&env, &user, &connection_body(1, 2, 2_000)).await;
+    env.app.store.meter().reset();
+    env.requests.clear();
+    let fetched = get_user(&env, &user).await;
+    let with = env.app.store.meter().read_units();
+    assert_eq!(fetched.body["accounts"]["count"], 2);
+    assert_eq!(env.requests.operations(), ["Query"]);
+    println!("get user: {without} RCU without transactions, {with} RCU with 2,000");
+    assert!(without > 0.0);
+    assert_eq!(
+        without, with,
+        "2,000 transactions under the user cost the read nothing"
+    );
+}
+
+#[tokio::test]
+async fn transactions_page_newest_first_and_filter() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    // 120 transactions, 7 hours apart going back from 2026-11-01T09:30Z, alternating two accounts.
+    assert_eq!(
+        ingest(&env, &user, &connection_body(1, 2, 120))
+            .await
+            .status,
+        201
+    );
+
+    let mut seen = Vec::new();
+    let mut reply = transactions(&env, &user, &[("limit", "50")]).await;
+    loop {
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        for t in reply.body["data"].as_array().unwrap() {
+            assert_eq!(t["type"], "transaction");
+            assert!(t["amount"].is_string());
+            seen.push((
+                t["postDate"].as_str().unwrap().to_owned(),
+                t["id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let Some(next) = reply.body["links"]["next"].as_str() else {
+            break;
+        };
+        let cursor = form_urlencoded::parse(next.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "next")
+            .unwrap()
+            .1
+            .into_owned();
+        reply = transactions(&env, &user, &[("limit", "50"), ("next", &cursor)]).await;
+    }
+    assert_eq!(seen.len(), 120);
+    assert!(
+        seen.windows(2).all(|w| w[0].0 > w[1].0),
+        "newest first, no repeats"
+    );
+
+    let account = transactions(
+        &env,
+        &user,
+        &[("filter", "account.id.eq('acc-1-1')"), ("limit", "500")],
+    )
+    .await;
+    assert_eq!(account.body["count"], 60);
+    assert!(account.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["account"] == "acc-1-1"));
+
+    // 7-hour steps: 2026-10-31 holds the transactions at 16:30, 09:30 and 02:30.
+    let day = transactions(
+        &env,
+        &user,
+        &[(
+            "filter",
+            "transaction.postDate.bt('2026-10-31','2026-10-31')",
+        )],
+    )
+    .await;
+    assert_eq!(day.body["count"], 3, "{:#}", day.body);
+    let after = transactions(
+        &env,
+        &user,
+        &[("filter", "transaction.postDate.gt('2026-10-31')")],
+    )
+    .await;
+    assert_eq!(after.body["count"], 2, "the two on 2026-11-01");
+    let before = transactions(
+        &env,
+        &user,
+        &[
+            ("filter", "transaction.postDate.lt('2026-10-31T02:30:00Z')"),
+            ("limit", "500"),
+        ],
+    )
+    .await;
+    assert_eq!(before.body["count"], 115);
+    let both = transactions(
+        &env,
+        &user,
+        &[(
+            "filter",
+            "account.id.eq('acc-1-0'),transaction.postDate.bt('2026-10-31','2026-11-01')",
+        )],
+    )
+    .await;
+    assert_eq!(both.body["count"], 3, "{:#}", both.body);
+
+    let one = Reply::from(
+        api::get_transaction(
+            &env.app,
+            child(
+                "GET",
+                &user,
+                "/transactions/txn-1-7",
+                &[("transactionId", "txn-1-7")],
+            )
+            .request(),
+        )
+        .await,
+    );
+    assert_eq!(one.status, 200);
+    assert_eq!(one.body["description"], "Refund");
+    assert_eq!(one.body["amount"], "25.99");
+    assert_eq!(one.body["direction"], "credit");
+
+    for (name, value) in [
+        ("limit", "0"),
+        ("limit", "501"),
+        ("filter", "transaction.amount.gt('1')"),
+        ("filter", "account.id.eq(x)"),
+        ("next", "forged"),
+        ("sort", "x"),
+    ] {
+        let reply = transactions(&env, &user, &[(name, value)]).await;
+        assert_eq!(reply.status, 400, "{name}={value}");
+        assert_eq!(reply.body["data"][0]["source"]["parameter"], name);
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_connection_cascades_to_its_accounts_and_transactions() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    ingest(&env, &user, &connection_body(1, 2, 100)).await;
+    ingest(&env, &user, &connection_body(2, 1, 40)).await;
+    // profile + 2 connections + 3 accounts + 140 transactions
+    assert_eq!(env.partition_count(&user).await, 146);
+
+    let deleted = Reply::from(
+        api::delete_connection(
+            &env.app,
+            child(
+                "DELETE",
+                &user,
+                "/connections/conn-1",
+                &[("connectionId", "conn-1")],
+            )
+            .request(),
+        )
+        .await,
+    );
+    assert_eq!(deleted.status, 204);
+    assert_eq!(env.partition_count(&user).await, 1 + 1 + 1 + 40);
+    let fetched = get_user(&env, &user).await;
+    assert_eq!(fetched.body["connections"]["count"], 1);
+    assert_eq!(fetched.body["accounts"]["count"], 1);
+    assert_eq!(
+        transactions(&env, &user, &[("limit", "500")]).await.body["count"],
+        40
+    );
+
+    let again = Reply::from(
+        api::delete_connection(
+            &env.app,
+            child(
+                "DELETE",
+                &user,
+                "/connections/conn-1",
+                &[("connectionId", "conn-1")],
+            )
+            .request(),
+        )
+        .await,
+    );
+    assert_eq!(again.status, 404);
+}
+
+#[tokio::test]
+async fn bad_ingests_are_refused_and_write_nothing() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    let valid = connection_body(1, 1, 3);
+    let mut cases: Vec<(Value, u16, &str)> = Vec::new();
+    let mut float_money = valid.clone();
+    float_money["transactions"][0]["amount"] = json!(-4.5);
+    cases.push((float_money, 400, "/transactions/0/amount"));
+    let mut bad_money = valid.clone();
+    bad_money["accounts"][0]["balance"] = json!("1,000.00");
+    cases.push((bad_money, 400, "/accounts/0/balance"));
+    let mut orphan = valid.clone();
+    orphan["transactions"][1]["account"] = json!("nope");
+    cases.push((orphan, 400, "/transactions/1/account"));
+    let mut no_institution = valid.clone();
+    no_institution
+        .as_object_mut()
+        .unwrap()
+        .remove("institution");
+    cases.push((no_institution, 400, "/institution"));
+    let mut bad_date = valid.clone();
+    bad_date["transactions"][2]["postDate"] = json!("yesterday");
+    cases.push((bad_date, 400, "/transactions/2/postDate"));
+    cases.push((connection_body(1, 1, 5_001), 400, "/transactions"));
+
+    let before = env.item_count().await;
+    for (body, status, pointer) in cases {
+        let reply = ingest(&env, &user, &body).await;
+        assert_eq!(reply.status, status, "{pointer}: {:#}", reply.body);
+        assert_eq!(reply.pointer(), pointer);
+    }
+    assert_eq!(env.item_count().await, before);
+
+    let unknown = UserId::new().to_string();
+    assert_eq!(ingest(&env, &unknown, &valid).await.status, 404);
+    assert_eq!(
+        env.item_count().await,
+        before,
+        "nothing is written for an unknown user"
+    );
+}
+
+#[tokio::test]
+async fn a_tombstoned_user_is_gone_from_every_endpoint() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    ingest(&env, &user, &connection_body(1, 1, 10)).await;
+    env.app
+        .store
+        .tombstone_user(&UserId::parse(&user).unwrap())
+        .await
+        .unwrap();
+
+    let statuses = [
+        get_user(&env, &user).await.status,
+        Reply::from(
+            api::update_user(
+                &env.app,
+                Event::user("PATCH", &user)
+                    .json(&json!({"firstName": "X"}))
+                    .request(),
+            )
+            .await,
+        )
+        .status,
+        Reply::from(
+            api::list_connections(&env.app, child("GET", &user, "/connections", &[]).request())
+                .await,
+        )
+        .status,
+        Reply::from(
+            api::get_connection(
+                &env.app,
+                child(
+                    "GET",
+                    &user,
+                    "/connections/conn-1",
+                    &[("connectionId", "conn-1")],
+                )
+                .request(),
+            )
+            .await,
+        )
+        .status,
+        Reply::from(
+            api::delete_connection(
+                &env.app,
+                child(
+                    "DELETE",
+                    &user,
+                    "/connections/conn-1",
+                    &[("connectionId", "conn-1")],
+                )
+                .request(),
+            )
+            .await,
+        )
+        .status,
+        Reply::from(
+            api::list_accounts(&env.app, child("GET", &user, "/accounts", &[]).request()).await,
+        )
+        .status,
+        Reply::from(
+            api::get_account(
+                &env.app,
+                child(
+                    "GET",
+                    &user,
+                    "/accounts/acc-1-0",
+                    &[("accountId", "acc-1-0")],
+                )
+                .request(),
+            )
+            .await,
+        )
+        .status,
+        transactions(&env, &user, &[]).await.status,
+        Reply::from(
+            api::get_transaction(
+                &env.app,
+                child(
+                    "GET",
+                    &user,
+                    "/transactions/txn-1-1",
+                    &[("transactionId", "txn-1-1")],
+                )
+                .request(),
+            )
+            .await,
+        )
+        .status,
+        ingest(&env, &user, &connection_body(2, 1, 1)).await.status,
+    ];
+    assert_eq!(statuses, [404; 10]);
+}
+
+#[tokio::test]
+async fn deleting_a_user_with_10000_items_leaves_nothing() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    let id = UserId::parse(&user).unwrap();
+    fill_user(&env.app.store, &id, 0, 9_994, 16).await.unwrap();
+    // profile + 2 connections + 4 accounts + 9,994 transactions
+    assert_eq!(env.partition_count(&user).await, 10_001);
+
+    env.requests.clear();
+    let started = Instant::now();
+    let reply =
+        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    let elapsed = started.elapsed();
+    assert_eq!(reply.status, 204, "{:#}", reply.body);
+    println!("deleted 10,001 items in {elapsed:?}");
+    assert_eq!(env.partition_count(&user).await, 0);
+    assert_eq!(
+        env.requests.count("BatchWriteItem"),
+        400,
+        "⌈10,000/25⌉ batches"
+    );
+    assert_eq!(get_user(&env, &user).await.status, 404);
+}
+
+#[tokio::test]
+async fn an_interrupted_purge_completes_when_run_again() {
+    let env = TestEnv::new().await;
+    let user = create_user(&env).await;
+    let id = UserId::parse(&user).unwrap();
+    fill_user(&env.app.store, &id, 0, 5_000, 16).await.unwrap();
+    env.app.store.tombstone_user(&id).await.unwrap();
+
+    // A budget that stops the purge after its first page of deletes.
+    let progress = env
+        .app
+        .store
+        .purge_user(&id, Some(Instant::now() + Duration::from_millis(1)), 1)
+        .await
+        .unwrap();
+    let left = env.partition_count(&user).await;
+    assert_eq!(progress, DeleteProgress::InProgress);
+    assert!(
+        left > 0 && left <= 5_004 - 999,
+        "part-way: {left} items left"
+    );
+
+    // A repeated DELETE resumes (and may itself run out of budget: 202 or 204).
+    let reply =
+        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    assert!(matches!(reply.status, 202 | 204), "{}", reply.status);
+    let progress = env.app.store.purge_user(&id, None, 8).await.unwrap();
+    assert_eq!(progress, DeleteProgress::Done);
+    assert_eq!(env.partition_count(&user).await, 0);
+}
+
+fn stream_event(user: &str) -> StreamEvent {
+    serde_json::from_value(json!({
+        "Records": [{
+            "eventID": "1",
+            "eventName": "MODIFY",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795651200,
+                "Keys": {"pk": {"S": format!("USER#{user}")}, "sk": {"S": "PROFILE"}},
+                "NewImage": {
+                    "pk": {"S": format!("USER#{user}")}, "sk": {"S": "PROFILE"},
+                    "deletedAt": {"S": "2026-11-26T00:00:00.000Z"}
+                },
+                "SequenceNumber": "111",
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_IMAGE"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-11-26T00:00:00.000"
+        }]
+    }))
+    .expect("a DynamoDB stream event")
+}
+
+#[tokio::test]
+async fn the_purge_function_finishes_a_deletion_from_the_stream() {
+    let env = TestEnv::with(|c| c.delete_budget = Duration::ZERO).await;
+    let user = create_user(&env).await;
+    let id = UserId::parse(&user).unwrap();
+    fill_user(&env.app.store, &id, 0, 2_000, 16).await.unwrap();
+
+    let reply =
+        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    assert_eq!(
+        reply.status, 202,
+        "a budget of zero deletes one page and hands over"
+    );
+    assert_eq!(get_user(&env, &user).await.status, 404);
+    assert!(env.partition_count(&user).await > 1_000);
+
+    let mut context = lambda_runtime::Context::default();
+    let in_five_minutes = std::time::SystemTime::now() + Duration::from_secs(300);
+    context.deadline = in_five_minutes
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    api::purge_users(&env.app, LambdaEvent::new(stream_event(&user), context))
+        .await
+        .expect("the purge finishes");
+    assert_eq!(env.partition_count(&user).await, 0);
+
+    // Records that are not tombstones are ignored.
+    let other = create_user(&env).await;
+    let mut not_a_tombstone = stream_event(&other);
+    not_a_tombstone.records[0]
+        .change
+        .new_image
+        .remove("deletedAt");
+    api::purge_users(
+        &env.app,
+        LambdaEvent::new(not_a_tombstone, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(get_user(&env, &other).await.status, 200);
+}
