@@ -1,5 +1,5 @@
 # The two commands: `make dev` and `make test`. See README.md.
-.PHONY: dev test tools lint seed
+.PHONY: dev test tools lint seed bench-delete
 
 dev:
 	@bash infra/scripts/dev.sh
@@ -21,3 +21,11 @@ lint:
 seed:
 	@DYNAMODB_ENDPOINT=http://127.0.0.1:$${DYNAMODB_PORT:-8000} TABLE_NAME=$${TABLE_NAME:-users} \
 		cargo run --quiet -p infra -- seed
+
+# Delete throughput at 1,000, 10,000 and 100,000 items (SIZES), release
+# build, against a DynamoDB Local of its own.
+bench-delete:
+	@bash infra/scripts/tools.sh
+	cargo build --release --quiet -p infra
+	@bash -c 'source infra/scripts/common.sh; port=$$(free_port); pid=$$(bash infra/scripts/dynamodb.sh $$port); \
+		trap "kill $$pid" EXIT; DYNAMODB_ENDPOINT=http://127.0.0.1:$$port TABLE_NAME=bench target/release/infra bench-delete'
