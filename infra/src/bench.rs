@@ -76,7 +76,7 @@ pub async fn delete_run(
 ) -> Result<DeleteRun, ApiError> {
     let user = user_with(store, items).await?;
     let started = Instant::now();
-    store.tombstone_user(&user).await?;
+    store.tombstone_user(&user, None).await?;
     let progress = store.purge_user(&user, None, parallelism).await?;
     let ours = started.elapsed();
     assert_eq!(progress, DeleteProgress::Done);

@@ -46,6 +46,10 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
 
+    /// An `Idempotency-Key` was used before with a different request.
+    #[error("This Idempotency-Key was used with a different request.")]
+    IdempotencyConflict,
+
     /// `If-Match` named a version that is no longer current.
     #[error("The user has changed since it was read.")]
     PreconditionFailed,

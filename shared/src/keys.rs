@@ -35,6 +35,14 @@ pub fn user_of_pk(pk: &str) -> Option<UserId> {
     UserId::parse(pk.strip_prefix("USER#")?).ok()
 }
 
+/// An idempotency record lives in a partition of its own, named by a digest
+/// of the route and the client's key.
+pub fn idempotency_pk(digest: &str) -> String {
+    format!("IDEMPOTENCY#{digest}")
+}
+
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
 pub const ACCOUNT_PREFIX: &str = "ACCT#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
 pub const TRANSACTION_PREFIX: &str = "TXN#";

@@ -8,6 +8,7 @@ pub mod error;
 pub mod finance;
 pub mod fold;
 pub mod http;
+pub mod idempotency;
 pub mod keys;
 pub mod search;
 pub mod store;

@@ -385,7 +385,7 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
     ingest(&env, &user, &connection_body(1, 1, 10)).await;
     env.app
         .store
-        .tombstone_user(&UserId::parse(&user).unwrap())
+        .tombstone_user(&UserId::parse(&user).unwrap(), None)
         .await
         .unwrap();
 
@@ -503,7 +503,7 @@ async fn an_interrupted_purge_completes_when_run_again() {
     let user = create_user(&env).await;
     let id = UserId::parse(&user).unwrap();
     fill_user(&env.app.store, &id, 0, 5_000, 16).await.unwrap();
-    env.app.store.tombstone_user(&id).await.unwrap();
+    env.app.store.tombstone_user(&id, None).await.unwrap();
 
     // A budget that stops the purge after its first page of deletes.
     let progress = env

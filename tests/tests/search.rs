@@ -486,7 +486,7 @@ async fn renamed_and_deleted_users_follow_their_changes() {
 
     // A user being deleted (tombstoned, purge not finished) is already gone.
     let user_id = UserId::parse(&id).unwrap();
-    env.app.store.tombstone_user(&user_id).await.unwrap();
+    env.app.store.tombstone_user(&user_id, None).await.unwrap();
     assert_finds(&env, &[("q", "hubert")], &[]).await;
     assert_finds(&env, &[("q", "belson")], &[]).await;
     assert_finds(&env, &[], &[]).await;

@@ -6,23 +6,40 @@ use serde_json::json;
 
 use super::respond;
 use crate::config::App;
+use crate::error::ApiError;
 use crate::http::request::{self, Context};
 use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
-use crate::store::DeleteProgress;
+use crate::idempotency;
+use crate::store::{DeleteProgress, Once};
 use crate::user::{self, UserId};
 
 /// `POST /users`: 201 with the new user.
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "create-user", async {
-        let new_user = user::decode_create(request::json_body(&req)?)?;
+        let key = idempotency::from_request(&req, "POST /users")?;
+        let body = request::json_body(&req)?;
+        let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
+        let new_user = user::decode_create(body)?;
         let user = new_user.into_user(UserId::new(), crate::clock::now());
-        app.store.insert_user(&user).await?;
-        Ok(response::json(
-            StatusCode::CREATED,
-            &UserView::new(&user, &ctx),
-        ))
+        let view = UserView::new(&user, &ctx);
+        let (Some(key), Some(digest)) = (key, digest) else {
+            app.store.insert_user(&user).await?;
+            return Ok(response::json(StatusCode::CREATED, &view));
+        };
+        let text = serde_json::to_string(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        match app
+            .store
+            .insert_user_once(&user, &key, &digest, StatusCode::CREATED.as_u16(), &text)
+            .await?
+        {
+            Once::Created => Ok(response::json_text(StatusCode::CREATED, text)),
+            Once::Replayed { status, body } => Ok(response::replayed(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                body,
+            )),
+        }
     })
     .await
 }
@@ -33,9 +50,9 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
     respond(&ctx, "get-user", async {
         let id = request::path_user_id(&req)?;
         let overview = app.store.user_overview(&id).await?;
-        Ok(response::json(
-            StatusCode::OK,
-            &UserDetailView::new(&overview, &ctx),
+        Ok(response::with_etag(
+            response::json(StatusCode::OK, &UserDetailView::new(&overview, &ctx)),
+            overview.user.version,
         ))
     })
     .await
@@ -46,9 +63,13 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "update-user", async {
         let id = request::path_user_id(&req)?;
+        let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
-        let user = app.store.update_user(&id, &patch, None).await?;
-        Ok(response::json(StatusCode::OK, &UserView::new(&user, &ctx)))
+        let user = app.store.update_user(&id, &patch, if_match).await?;
+        Ok(response::with_etag(
+            response::json(StatusCode::OK, &UserView::new(&user, &ctx)),
+            user.version,
+        ))
     })
     .await
 }
@@ -60,8 +81,9 @@ pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "delete-user", async {
         let id = request::path_user_id(&req)?;
+        let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;
-        app.store.tombstone_user(&id).await?;
+        app.store.tombstone_user(&id, if_match).await?;
         let progress = app
             .store
             .purge_user(&id, Some(deadline), app.config.delete_parallelism)

@@ -14,6 +14,7 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ApiError::IdempotencyConflict => StatusCode::CONFLICT,
         ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -42,6 +43,11 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
             "precondition-failed",
             "Precondition failed.",
             "The user has changed since it was read. Fetch it again and retry.",
+        )],
+        ApiError::IdempotencyConflict => vec![entry(
+            "idempotency-key-reused",
+            "Idempotency key reused.",
+            "This Idempotency-Key was used within the last 24 hours with a different request body.",
         )],
         ApiError::ServiceUnavailable => vec![entry(
             "service-unavailable",

@@ -77,6 +77,33 @@ pub fn path_user_id(req: &Request) -> Result<UserId, ApiError> {
     UserId::parse(text).map_err(|invalid| invalid.at_parameter("userId").into())
 }
 
+/// `If-Match`: the version the client last read, as the `ETag` we sent
+/// (`"7"`; a weak `W/"7"` is read the same). Absent or `*`: no condition.
+pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            crate::error::Invalid::new("If-Match must be an ETag from this API, such as \"3\".")
+                .at_parameter("If-Match")
+                .into()
+        })
+}
+
+/// The `ETag` of a user at `version`.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
 /// Media types a JSON body may arrive with. Form-encoded is curl's default for
 /// `-d`, so it is accepted as long as the body itself is JSON.
 fn acceptable_content_type(value: &str) -> bool {

@@ -3,17 +3,31 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
-    let (status, text) = match serde_json::to_string(body) {
-        Ok(text) => (status, text),
-        Err(_) => (
+    match serde_json::to_string(body) {
+        Ok(text) => json_text(status, text),
+        Err(_) => json_text(
             StatusCode::INTERNAL_SERVER_ERROR,
             r#"{"type":"list","data":[{"type":"error","code":"internal-server-error"}]}"#.into(),
         ),
-    };
+    }
+}
+
+/// A JSON body that is already text.
+pub fn json_text(status: StatusCode, text: String) -> Response<Body> {
     builder(status)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::Text(text))
         .unwrap_or_default()
+}
+
+/// The stored answer to an earlier request with the same `Idempotency-Key`.
+pub fn replayed(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = json_text(status, text);
+    response.headers_mut().insert(
+        "idempotent-replayed",
+        header::HeaderValue::from_static("true"),
+    );
+    response
 }
 
 pub fn no_content() -> Response<Body> {
@@ -27,4 +41,12 @@ fn builder(status: StatusCode) -> lambda_http::http::response::Builder {
         .status(status)
         .header("cache-control", "no-store")
         .header("x-content-type-options", "nosniff")
+}
+
+/// The same response, carrying the `ETag` of the version it shows.
+pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
+    if let Ok(value) = super::request::etag(version).parse() {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
 }

@@ -3,11 +3,13 @@
 
 mod batch;
 mod finance;
+mod idempotency;
 mod meter;
 mod search;
 mod users;
 
 pub use finance::Overview;
+pub use idempotency::Once;
 pub use meter::CapacityMeter;
 pub use search::SearchPage;
 pub use users::{DeleteProgress, Item, ProfileItem, DELETED_AT};

@@ -377,9 +377,14 @@ impl Store {
     /// profile and drops its index attributes. The user is invisible from here
     /// on. Repeating it on a tombstoned user is harmless, so a deletion can
     /// always be resumed.
-    pub async fn tombstone_user(&self, id: &UserId) -> Result<(), ApiError> {
+    pub async fn tombstone_user(&self, id: &UserId, if_match: Option<u64>) -> Result<(), ApiError> {
         let mut e = Expression::default();
         e.exists(keys::PK);
+        if let Some(expected) = if_match {
+            let version = e.name("version");
+            let value = e.value(AttributeValue::N(expected.to_string()));
+            e.conditions.push(format!("{version} = {value}"));
+        }
         let deleted_at = e.name(DELETED_AT);
         let now = e.value(s(crate::clock::now()));
         e.set
@@ -396,6 +401,7 @@ impl Store {
             .condition_expression(e.condition_expression())
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(CAPACITY)
             .send()
             .await;
@@ -405,8 +411,12 @@ impl Store {
                 Ok(())
             }
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(ApiError::not_found())
+                // The user exists, so it was the version that did not match.
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(match failed.item() {
+                        Some(_) => ApiError::PreconditionFailed,
+                        None => ApiError::not_found(),
+                    })
                 }
                 _ => Err(err.into()),
             },

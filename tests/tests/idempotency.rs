@@ -1,0 +1,92 @@
+//! Idempotency-Key on POST /users: a retried create never writes a second user.
+
+use serde_json::{json, Value};
+use shared::api;
+use tests::events::{Event, Reply};
+use tests::TestEnv;
+
+async fn create(env: &TestEnv, key: &str, body: &Value) -> Reply {
+    let event = Event::new("POST", "/users")
+        .json(body)
+        .header("idempotency-key", key);
+    Reply::from(api::create_user(&env.app, event.request()).await)
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_get_the_same_answer_and_one_user() {
+    let env = TestEnv::new().await;
+    let body = json!({"email": "gavin@hooli.com", "firstName": "Gavin"});
+    let first = create(&env, "k-1", &body).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(
+        env.requests.operations(),
+        ["TransactWriteItems"],
+        "one write request"
+    );
+    assert!(first.headers.get("idempotent-replayed").is_none());
+
+    // The same document, keys in another order.
+    let again: Value =
+        serde_json::from_str(r#"{"firstName":"Gavin","email":"gavin@hooli.com"}"#).unwrap();
+    let second = create(&env, "k-1", &again).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(second.id(), first.id());
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        env.item_count().await,
+        2,
+        "one user and one idempotency record"
+    );
+
+    let other_key = create(&env, "k-2", &body).await;
+    assert_eq!(other_key.status, 201);
+    assert_ne!(other_key.id(), first.id());
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_a_conflict() {
+    let env = TestEnv::new().await;
+    assert_eq!(
+        create(&env, "k-1", &json!({"email": "gavin@hooli.com"}))
+            .await
+            .status,
+        201
+    );
+    let before = env.item_count().await;
+    let reply = create(&env, "k-1", &json!({"email": "richard@piedpiper.com"})).await;
+    assert_eq!(reply.status, 409);
+    assert_eq!(reply.error().0, "idempotency-key-reused");
+    assert_eq!(env.item_count().await, before, "nothing written");
+
+    for bad in ["", "with space", &"k".repeat(256)] {
+        let reply = create(&env, bad, &json!({"email": "x@y.co"})).await;
+        assert_eq!(reply.status, 400, "{bad:?}");
+        assert_eq!(
+            reply.body["data"][0]["source"]["parameter"],
+            "Idempotency-Key"
+        );
+    }
+    assert_eq!(env.item_count().await, before);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_with_one_key_create_one_user() {
+    let env = TestEnv::new().await;
+    let body = json!({"email": "gavin@hooli.com", "mobile": "+61410888666"});
+    let requests = (0..20).map(|_| create(&env, "same-key", &body));
+    let replies = futures::future::join_all(requests).await;
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{:#}", r.body);
+            r.id()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every request got the one user");
+    assert_eq!(
+        env.item_count().await,
+        2,
+        "one user and one idempotency record"
+    );
+}
