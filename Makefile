@@ -1,5 +1,5 @@
 # The two commands: `make dev` and `make test`. See README.md.
-.PHONY: dev test tools lint seed bench-delete
+.PHONY: dev test tools lint seed bench-delete api-key
 
 dev:
 	@bash infra/scripts/dev.sh
@@ -29,3 +29,8 @@ bench-delete:
 	cargo build --release --quiet -p infra
 	@bash -c 'source infra/scripts/common.sh; port=$$(free_port); pid=$$(bash infra/scripts/dynamodb.sh $$port); \
 		trap "kill $$pid" EXIT; DYNAMODB_ENDPOINT=http://127.0.0.1:$$port TABLE_NAME=bench target/release/infra bench-delete'
+
+# A new API key for the stack `make dev` runs, printed once.
+api-key:
+	@DYNAMODB_ENDPOINT=http://127.0.0.1:$${DYNAMODB_PORT:-8000} TABLE_NAME=$${TABLE_NAME:-users} \
+		cargo run --quiet -p infra -- api-key

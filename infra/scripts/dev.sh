@@ -21,6 +21,15 @@ export TABLE_NAME="$table"
 cargo run --quiet -p infra -- create-table
 
 cursor_key=$(local_secret cursor-key)
+token_secret=$(local_secret token-secret)
+# A local API key on first start; only its digest is in the table.
+if [ ! -s "$root/.local/api-key" ]; then
+  mkdir -p "$root/.local"
+  cargo run --quiet -p infra -- api-key > "$root/.local/api-key"
+  chmod 600 "$root/.local/api-key"
+  echo "Created a local API key (kept in .local/api-key): $(cat "$root/.local/api-key")"
+fi
 echo "API: http://127.0.0.1:$api_port  (each function compiles on its first request)"
+echo "Get a token:  curl -X POST http://127.0.0.1:$api_port/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
 cargo lambda watch -P "$api_port" \
-  --env-vars "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,CURSOR_KEY=$cursor_key,RUST_LOG=${RUST_LOG:-info}"
+  --env-vars "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,CURSOR_KEY=$cursor_key,TOKEN_SECRET=$token_secret,RUST_LOG=${RUST_LOG:-info}"

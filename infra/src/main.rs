@@ -1,4 +1,5 @@
 //! `infra create-table`: creates TABLE_NAME on DYNAMODB_ENDPOINT from template.yaml.
+//! `infra api-key`: creates an API key, stores its digest, prints the key once.
 //! `infra seed`: fills it with USERS users (default 50), each with
 //! TRANSACTIONS_PER_USER transactions (default 200).
 
@@ -14,6 +15,22 @@ async fn main() -> ExitCode {
     let client = shared::config::dynamodb_client().await;
     let result = match command.as_str() {
         "create-table" => infra::table::create(&client, &table).await,
+        "api-key" => {
+            // Printed once: only its digest is stored.
+            let store = shared::store::Store::new(client, table.clone());
+            let key = shared::auth::ApiKey::generate();
+            let label = std::env::var("LABEL").unwrap_or_else(|_| "local".into());
+            match store.add_api_key(&key, &label).await {
+                Ok(()) => {
+                    println!("{}", key.expose());
+                    return ExitCode::SUCCESS;
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         "bench-delete" => {
             infra::table::create(&client, &table).await.ok();
             let store = shared::store::Store::new(client, table.clone());
@@ -69,7 +86,9 @@ async fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: infra create-table | infra seed | infra bench-delete");
+            eprintln!(
+                "usage: infra create-table | infra api-key | infra seed | infra bench-delete"
+            );
             return ExitCode::from(2);
         }
     };

@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 
+use crate::auth::TokenSigner;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub struct Config {
     /// Signs pagination cursors so that clients cannot forge them. Only the
     /// functions that page need it, so only they are given the secret.
     pub cursor_key: Option<Vec<u8>>,
+    /// Signs and checks access tokens (`TOKEN_SECRET`, at least 32 bytes).
+    pub tokens: TokenSigner,
 }
 
 impl Config {
@@ -33,11 +36,17 @@ impl Config {
         if cursor_key.as_ref().is_some_and(|key| key.len() < 16) {
             return Err(ConfigError("CURSOR_KEY must be at least 16 bytes".into()));
         }
+        let token_secret = std::env::var("TOKEN_SECRET")
+            .map_err(|_| ConfigError("TOKEN_SECRET is not set".into()))?;
+        if token_secret.len() < 32 {
+            return Err(ConfigError("TOKEN_SECRET must be at least 32 bytes".into()));
+        }
         Ok(Self {
             table_name,
             delete_budget,
             delete_parallelism,
             cursor_key,
+            tokens: TokenSigner::new(token_secret.as_bytes()),
         })
     }
 }

@@ -46,6 +46,22 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
 
+    /// No credentials at all.
+    #[error("No authorization was given.")]
+    Unauthorized,
+
+    /// A token that is malformed or not signed by us.
+    #[error("The authorization token is not valid.")]
+    InvalidToken,
+
+    /// A token that was valid once.
+    #[error("Token has expired")]
+    TokenExpired,
+
+    /// A valid token without the right to this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+
     /// An `Idempotency-Key` was used before with a different request.
     #[error("This Idempotency-Key was used with a different request.")]
     IdempotencyConflict,
@@ -96,6 +112,17 @@ impl Problem {
         Problem {
             kind: ProblemKind::NotSupplied,
             at: Source::Pointer(pointer.to_owned()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Problem {
+    /// A required query parameter or header that is missing.
+    pub fn parameter_not_supplied(name: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: ProblemKind::NotSupplied,
+            at: Source::Parameter(name.to_owned()),
             detail: detail.into(),
         }
     }

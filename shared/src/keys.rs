@@ -43,6 +43,13 @@ pub fn idempotency_pk(digest: &str) -> String {
 
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
+/// An API key's record, named by the key's SHA-256 digest.
+pub fn api_key_pk(digest: &str) -> String {
+    format!("APIKEY#{digest}")
+}
+
+pub const API_KEY_SK: &str = "APIKEY";
+
 pub const ACCOUNT_PREFIX: &str = "ACCT#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
 pub const TRANSACTION_PREFIX: &str = "TXN#";

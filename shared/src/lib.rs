@@ -2,6 +2,7 @@
 //! keys, the DynamoDB store, HTTP mapping and the handlers themselves.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;

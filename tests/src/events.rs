@@ -22,6 +22,8 @@ impl Event {
         let mut headers = serde_json::Map::new();
         headers.insert("host".into(), json!("api.example.test"));
         headers.insert("x-forwarded-proto".into(), json!("https"));
+        let token = crate::token(shared::auth::Scope::ServerAccess, None);
+        headers.insert("authorization".into(), json!(format!("Bearer {token}")));
         Self {
             method: method.into(),
             path: path.into(),
@@ -56,6 +58,16 @@ impl Event {
     pub fn json(mut self, body: &Value) -> Self {
         self.body = Some(body.to_string());
         self.header("content-type", "application/json")
+    }
+
+    /// No Authorization header at all.
+    pub fn without_auth(mut self) -> Self {
+        self.headers.remove("authorization");
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
     }
 
     pub fn raw_body(mut self, body: &str) -> Self {

@@ -16,6 +16,28 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_types::config_bag::ConfigBag;
 use shared::config::{App, Config};
 
+/// The secret every test environment signs tokens with.
+pub const TOKEN_SECRET: &[u8] = b"test-token-secret-0123456789abcdef";
+
+/// A token as `POST /token` would issue it, `at` seconds since the epoch.
+pub fn token_at(scope: shared::auth::Scope, user: Option<shared::user::UserId>, at: i64) -> String {
+    shared::auth::TokenSigner::new(TOKEN_SECRET)
+        .issue(scope, user, at)
+        .expect("a signed token")
+}
+
+/// A fresh token of this scope.
+pub fn token(scope: shared::auth::Scope, user: Option<shared::user::UserId>) -> String {
+    token_at(scope, user, time_now())
+}
+
+pub fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Where `make test` started DynamoDB Local.
 pub fn endpoint() -> String {
     std::env::var("DYNAMODB_ENDPOINT").expect(
@@ -100,6 +122,7 @@ impl TestEnv {
             delete_budget: Duration::from_secs(20),
             delete_parallelism: 8,
             cursor_key: Some(b"test-cursor-key-0123456789abcdef".to_vec()),
+            tokens: shared::auth::TokenSigner::new(TOKEN_SECRET),
         };
         adjust(&mut config);
         requests.clear();

@@ -10,9 +10,15 @@ use tests::TestEnv;
 #[tokio::test]
 async fn create_get_delete_over_http() {
     let env = TestEnv::new().await;
+    let key = shared::auth::ApiKey::generate();
+    env.app.store.add_api_key(&key, "smoke").await.unwrap();
     let watch = Watch::start(&[
         ("TABLE_NAME", env.table.clone()),
         ("DYNAMODB_ENDPOINT", tests::endpoint()),
+        (
+            "TOKEN_SECRET",
+            String::from_utf8(tests::TOKEN_SECRET.to_vec()).unwrap(),
+        ),
         ("RUST_LOG", "warn".into()),
     ])
     .await;
@@ -22,8 +28,28 @@ async fn create_get_delete_over_http() {
         .build()
         .unwrap();
 
+    let issued = http
+        .post(format!("{}/token", watch.base_url))
+        .header("authorization", format!("Basic {}", key.expose()))
+        .header("basiq-version", "3.0")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("scope=SERVER_ACCESS")
+        .send()
+        .await
+        .expect("POST /token");
+    assert_eq!(issued.status(), 200);
+    let issued: Value = issued.json().await.unwrap();
+    let bearer = format!("Bearer {}", issued["access_token"].as_str().unwrap());
+    let unauthorized = http
+        .get(format!("{}/users", watch.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+
     let created = http
         .post(format!("{}/users", watch.base_url))
+        .header("authorization", &bearer)
         .header("content-type", "application/json")
         .body(json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}).to_string())
         .send()
@@ -39,6 +65,7 @@ async fn create_get_delete_over_http() {
 
     let fetched = http
         .get(format!("{}/users/{id}", watch.base_url))
+        .header("authorization", &bearer)
         .send()
         .await
         .expect("GET /users/{id}");
@@ -49,6 +76,7 @@ async fn create_get_delete_over_http() {
     // A nested route, with its path parameter, reaches its own function.
     let accounts = http
         .get(format!("{}/users/{id}/accounts", watch.base_url))
+        .header("authorization", &bearer)
         .send()
         .await
         .expect("GET /users/{id}/accounts");
@@ -59,6 +87,7 @@ async fn create_get_delete_over_http() {
 
     let deleted = http
         .delete(format!("{}/users/{id}", watch.base_url))
+        .header("authorization", &bearer)
         .send()
         .await
         .expect("DELETE /users/{id}");
@@ -66,11 +95,12 @@ async fn create_get_delete_over_http() {
 
     let gone = http
         .get(format!("{}/users/{id}", watch.base_url))
+        .header("authorization", &bearer)
         .send()
         .await
         .unwrap();
     assert_eq!(gone.status(), 404);
     let gone: Value = gone.json().await.unwrap();
     assert_eq!(gone["data"][0]["code"], "resource-not-found");
-    assert_eq!(env.item_count().await, 0);
+    assert_eq!(env.partition_count(&id).await, 0);
 }

@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::respond;
+use crate::auth::{self, Need};
 use crate::config::App;
 use crate::error::{ApiError, Invalid};
 use crate::finance::{decode_ingest, TransactionQuery};
@@ -22,6 +23,7 @@ const TRANSACTIONS_DEFAULT_LIMIT: usize = 100;
 pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "ingest-connection", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let user = request::path_user_id(&req)?;
         let ingest = decode_ingest(request::json_body_within(&req, INGEST_MAX_BODY)?)?;
         app.store
@@ -39,7 +41,9 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn list_connections(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "list-connections", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let overview = app.store.user_overview(&user).await?;
         let data = overview
             .connections
@@ -59,7 +63,9 @@ pub async fn list_connections(app: &App, req: Request) -> Response<Body> {
 pub async fn get_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "get-connection", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "connectionId")?;
         let overview = app.store.user_overview(&user).await?;
         let connection = overview
@@ -80,6 +86,7 @@ pub async fn get_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "delete-connection", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let user = request::path_user_id(&req)?;
         let id = request::path_record_id(&req, "connectionId")?;
         app.store
@@ -94,7 +101,9 @@ pub async fn delete_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn list_accounts(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "list-accounts", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let overview = app.store.user_overview(&user).await?;
         let data = overview
             .accounts
@@ -114,7 +123,9 @@ pub async fn list_accounts(app: &App, req: Request) -> Response<Body> {
 pub async fn get_account(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "get-account", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "accountId")?;
         let overview = app.store.user_overview(&user).await?;
         let account = overview
@@ -134,7 +145,9 @@ pub async fn get_account(app: &App, req: Request) -> Response<Body> {
 pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "list-transactions", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let params = req.query_string_parameters();
         for (name, _) in params.iter() {
             if !["filter", "limit", "next"].contains(&name) {
@@ -218,7 +231,9 @@ pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
 pub async fn get_transaction(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "get-transaction", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let user = request::path_user_id(&req)?;
+        claims.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "transactionId")?;
         let transaction = app.store.transaction(&user, &id).await?;
         Ok(response::json(

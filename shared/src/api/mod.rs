@@ -4,6 +4,7 @@
 mod finance;
 mod purge;
 mod search;
+mod token;
 mod users;
 
 pub use finance::{
@@ -12,6 +13,7 @@ pub use finance::{
 };
 pub use purge::purge_users;
 pub use search::search_users;
+pub use token::issue_token;
 pub use users::{create_user, delete_user, get_user, update_user};
 
 use std::future::Future;

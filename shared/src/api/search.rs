@@ -2,6 +2,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::respond;
+use crate::auth::{self, Need};
 use crate::config::App;
 use crate::error::{ApiError, Invalid};
 use crate::http::request::Context;
@@ -13,6 +14,7 @@ use crate::search::{Criteria, Cursor, Plan, Position, DEFAULT_LIMIT, MAX_LIMIT};
 pub async fn search_users(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "search-users", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let params = req.query_string_parameters();
         let mut criteria = Criteria::default();
         let mut limit = None;

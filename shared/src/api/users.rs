@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::respond;
+use crate::auth::{self, Need};
 use crate::config::App;
 use crate::error::ApiError;
 use crate::http::request::{self, Context};
@@ -18,6 +19,7 @@ use crate::user::{self, UserId};
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "create-user", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let key = idempotency::from_request(&req, "POST /users")?;
         let body = request::json_body(&req)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
@@ -48,7 +50,9 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
 pub async fn get_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "get-user", async {
+        let claims = auth::authenticate(&req, &app.config.tokens)?;
         let id = request::path_user_id(&req)?;
+        claims.require(Need::Read(id))?;
         let overview = app.store.user_overview(&id).await?;
         Ok(response::with_etag(
             response::json(StatusCode::OK, &UserDetailView::new(&overview, &ctx)),
@@ -62,6 +66,7 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
 pub async fn update_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "update-user", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
@@ -80,6 +85,7 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
     let ctx = Context::of(&req);
     respond(&ctx, "delete-user", async {
+        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;

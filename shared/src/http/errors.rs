@@ -13,6 +13,8 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Unauthorized | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+        ApiError::TokenExpired | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ApiError::IdempotencyConflict => StatusCode::CONFLICT,
         ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -39,6 +41,20 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
             "Requested resource is not found.",
             detail,
         )],
+        ApiError::Unauthorized => vec![entry(
+            "unauthorized-access",
+            "Unauthorized Access",
+            "You are not authorized to access this resource.",
+        )],
+        ApiError::InvalidToken => vec![entry(
+            "invalid-authorization-token",
+            "Invalid authorization token",
+            "The authorization token is not valid.",
+        )],
+        ApiError::TokenExpired => {
+            vec![entry("access-denied", "Access denied", "Token has expired")]
+        }
+        ApiError::Forbidden(detail) => vec![entry("forbidden-access", "Forbidden Access", detail)],
         ApiError::PreconditionFailed => vec![entry(
             "precondition-failed",
             "Precondition failed.",

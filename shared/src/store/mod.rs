@@ -1,6 +1,7 @@
 //! DynamoDB access. Each operation is one function that makes the fewest
 //! requests it can, and every write that could race is conditional.
 
+mod api_keys;
 mod batch;
 mod finance;
 mod idempotency;

@@ -1,0 +1,301 @@
+//! API keys for tokens, and every endpoint's check of its token and scope.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+use shared::api;
+use shared::auth::{ApiKey, Scope};
+use shared::user::UserId;
+use tests::events::{Event, Reply};
+use tests::TestEnv;
+
+fn token_request(key: Option<&str>, body: &str) -> Event {
+    let mut event = Event::new("POST", "/token")
+        .without_auth()
+        .raw_body(body)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("basiq-version", "3.0");
+    if let Some(key) = key {
+        event = event.header("authorization", &format!("Basic {key}"));
+    }
+    event
+}
+
+#[tokio::test]
+async fn an_api_key_buys_a_token_that_works() {
+    let env = TestEnv::new().await;
+    let key = ApiKey::generate();
+    env.app.store.add_api_key(&key, "test").await.unwrap();
+    let stored = env.item_count().await;
+    assert_eq!(stored, 1);
+
+    let reply = Reply::from(
+        api::issue_token(
+            &env.app,
+            token_request(Some(key.expose()), "scope=SERVER_ACCESS").request(),
+        )
+        .await,
+    );
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 3600);
+    tests::contract::assert_matches("TokenPostResponse", &reply.body);
+    let token = reply.body["access_token"].as_str().unwrap();
+    let search = Reply::from(
+        api::search_users(
+            &env.app,
+            Event::new("GET", "/users").bearer(token).request(),
+        )
+        .await,
+    );
+    assert_eq!(search.status, 200);
+
+    // The table holds the key's digest only.
+    let scan = env
+        .client()
+        .scan()
+        .table_name(&env.table)
+        .send()
+        .await
+        .unwrap();
+    let text = format!("{:?}", scan.items());
+    assert!(!text.contains(key.expose()));
+    assert!(text.contains(&key.digest()));
+}
+
+#[tokio::test]
+async fn bad_token_requests_are_refused() {
+    let env = TestEnv::new().await;
+    let key = ApiKey::generate();
+    env.app.store.add_api_key(&key, "test").await.unwrap();
+    let user = UserId::new().to_string();
+    let cases: Vec<(Event, u16, &str)> = vec![
+        (
+            token_request(None, "scope=SERVER_ACCESS"),
+            401,
+            "unauthorized-access",
+        ),
+        (
+            token_request(Some("wrong-key"), "scope=SERVER_ACCESS"),
+            401,
+            "unauthorized-access",
+        ),
+        (
+            token_request(Some(&key.expose()[..20]), "scope=SERVER_ACCESS"),
+            401,
+            "unauthorized-access",
+        ),
+        (
+            token_request(Some(key.expose()), "scope=ADMIN"),
+            400,
+            "parameter-not-valid",
+        ),
+        (
+            token_request(Some(key.expose()), ""),
+            400,
+            "parameter-not-supplied",
+        ),
+        (
+            token_request(Some(key.expose()), "scope=CLIENT_ACCESS"),
+            400,
+            "parameter-not-supplied",
+        ),
+        (
+            token_request(
+                Some(key.expose()),
+                &format!("scope=SERVER_ACCESS&userId={user}"),
+            ),
+            400,
+            "parameter-not-valid",
+        ),
+        (
+            token_request(Some(key.expose()), "scope=CLIENT_ACCESS&userId=../x"),
+            400,
+            "parameter-not-valid",
+        ),
+        (
+            Event::new("POST", "/token")
+                .without_auth()
+                .raw_body("scope=SERVER_ACCESS")
+                .header("authorization", &format!("Basic {}", key.expose())),
+            400,
+            "parameter-not-supplied",
+        ),
+    ];
+    for (event, status, code) in cases {
+        let reply = Reply::from(api::issue_token(&env.app, event.request()).await);
+        assert_eq!(reply.status, status, "{:#}", reply.body);
+        assert_eq!(reply.error().0, code);
+    }
+    // A wrong key and a missing one read the same: nothing tells them apart.
+    let wrong = Reply::from(
+        api::issue_token(
+            &env.app,
+            token_request(Some("wrong"), "scope=SERVER_ACCESS").request(),
+        )
+        .await,
+    );
+    let missing = Reply::from(
+        api::issue_token(
+            &env.app,
+            token_request(None, "scope=SERVER_ACCESS").request(),
+        )
+        .await,
+    );
+    assert_eq!(wrong.body["data"], missing.body["data"]);
+}
+
+#[tokio::test]
+async fn every_endpoint_checks_its_token() {
+    let env = TestEnv::new().await;
+    let now = tests::time_now();
+    let expired = tests::token_at(Scope::ServerAccess, None, now - 7200);
+    let forged = shared::auth::TokenSigner::new(b"a different secret of enough size!")
+        .issue(Scope::ServerAccess, None, now)
+        .unwrap();
+    let claims = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"scope":"SERVER_ACCESS","iat":{now},"exp":{}}}"#,
+        now + 600
+    ));
+    let unsigned = format!(
+        "{}.{claims}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let id = UserId::new().to_string();
+
+    type Handler = fn(
+        &'static shared::App,
+        lambda_http::Request,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + '_>,
+    >;
+    let app: &'static shared::App = Box::leak(Box::new(env.app.clone()));
+    let handlers: Vec<(&str, Handler, Event)> = vec![
+        (
+            "create",
+            |a, r| Box::pin(api::create_user(a, r)),
+            Event::new("POST", "/users").json(&json!({"email": "a@b.co"})),
+        ),
+        (
+            "get",
+            |a, r| Box::pin(api::get_user(a, r)),
+            Event::user("GET", &id),
+        ),
+        (
+            "update",
+            |a, r| Box::pin(api::update_user(a, r)),
+            Event::user("PATCH", &id).json(&json!({"firstName": "X"})),
+        ),
+        (
+            "delete",
+            |a, r| Box::pin(api::delete_user(a, r)),
+            Event::user("DELETE", &id),
+        ),
+        (
+            "search",
+            |a, r| Box::pin(api::search_users(a, r)),
+            Event::new("GET", "/users"),
+        ),
+        (
+            "transactions",
+            |a, r| Box::pin(api::list_transactions(a, r)),
+            Event::user("GET", &id).path(&format!("/users/{id}/transactions")),
+        ),
+    ];
+    for (name, handler, event) in handlers {
+        let cases = [
+            (event.clone().without_auth(), 401, "unauthorized-access"),
+            (
+                event.clone().header("authorization", "Bearer"),
+                401,
+                "invalid-authorization-token",
+            ),
+            (
+                event.clone().header("authorization", "Basic abc"),
+                401,
+                "invalid-authorization-token",
+            ),
+            (
+                event.clone().bearer("not.a.token"),
+                401,
+                "invalid-authorization-token",
+            ),
+            (
+                event.clone().bearer(&forged),
+                401,
+                "invalid-authorization-token",
+            ),
+            (
+                event.clone().bearer(&unsigned),
+                401,
+                "invalid-authorization-token",
+            ),
+            (event.clone().bearer(&expired), 403, "access-denied"),
+        ];
+        for (event, status, code) in cases {
+            let reply = Reply::from(handler(app, event.request()).await);
+            assert_eq!(reply.status, status, "{name}: {:#}", reply.body);
+            assert_eq!(reply.error().0, code, "{name}");
+            if code == "access-denied" {
+                assert_eq!(reply.body["data"][0]["detail"], "Token has expired");
+            }
+        }
+    }
+    assert_eq!(
+        env.item_count().await,
+        0,
+        "no refused request wrote anything"
+    );
+}
+
+#[tokio::test]
+async fn client_tokens_read_their_own_user_only() {
+    let env = TestEnv::new().await;
+    let create = |email: &str| Event::new("POST", "/users").json(&json!({"email": email}));
+    let mine = Reply::from(api::create_user(&env.app, create("me@b.co").request()).await).id();
+    let theirs = Reply::from(api::create_user(&env.app, create("them@b.co").request()).await).id();
+    let client = tests::token(Scope::ClientAccess, Some(UserId::parse(&mine).unwrap()));
+
+    let get = |id: &str| Event::user("GET", id).bearer(&client);
+    assert_eq!(
+        Reply::from(api::get_user(&env.app, get(&mine).request()).await).status,
+        200
+    );
+    let other = Reply::from(api::get_user(&env.app, get(&theirs).request()).await);
+    assert_eq!(other.status, 403);
+    assert_eq!(other.error().0, "forbidden-access");
+    let own_transactions = get(&mine).path(&format!("/users/{mine}/transactions"));
+    assert_eq!(
+        Reply::from(api::list_transactions(&env.app, own_transactions.request()).await).status,
+        200
+    );
+    let own_accounts = get(&mine).path(&format!("/users/{mine}/accounts"));
+    assert_eq!(
+        Reply::from(api::list_accounts(&env.app, own_accounts.request()).await).status,
+        200
+    );
+
+    let write = Event::user("PATCH", &mine)
+        .json(&json!({"firstName": "Me"}))
+        .bearer(&client);
+    assert_eq!(
+        Reply::from(api::update_user(&env.app, write.request()).await).status,
+        403
+    );
+    let search = Event::new("GET", "/users").bearer(&client);
+    assert_eq!(
+        Reply::from(api::search_users(&env.app, search.request()).await).status,
+        403
+    );
+    let delete = Event::user("DELETE", &mine).bearer(&client);
+    assert_eq!(
+        Reply::from(api::delete_user(&env.app, delete.request()).await).status,
+        403
+    );
+    assert_eq!(
+        Reply::from(api::get_user(&env.app, Event::user("GET", &mine).request()).await).body
+            ["firstName"],
+        "",
+        "the refused update changed nothing"
+    );
+}
