@@ -4,4 +4,5 @@ pub mod errors;
 pub mod records;
 pub mod request;
 pub mod response;
+pub mod strict_json;
 pub mod views;

@@ -5,6 +5,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 
+use super::strict_json;
 use crate::error::ApiError;
 use crate::user::UserId;
 
@@ -149,13 +150,15 @@ pub fn json_body_within(req: &Request, limit: usize) -> Result<Value, ApiError> 
             "A JSON request body is required.".into(),
         ));
     }
-    serde_json::from_slice(bytes).map_err(|err| {
-        ApiError::InvalidContent(format!(
-            "The request body is not valid JSON (line {}, column {}).",
-            err.line(),
-            err.column()
-        ))
-    })
+    serde_json::from_slice::<strict_json::Strict>(bytes)
+        .map(|strict| strict.0)
+        .map_err(|err| {
+            ApiError::InvalidContent(format!(
+                "The request body is not valid JSON, or repeats a member (line {}, column {}).",
+                err.line(),
+                err.column()
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Invalid;
 
@@ -33,12 +34,32 @@ impl Name {
                 "Must not contain control or invisible formatting characters.",
             ));
         }
+        if mixes_scripts(text) || !text.nfkc().eq(text.nfc()) {
+            return Err(Invalid::new(
+                "Must not mix Latin, Greek and Cyrillic letters, or use look-alike forms (fullwidth, mathematical letters).",
+            ));
+        }
         Ok(Some(Self(text.to_owned())))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Letters from more than one of the scripts whose letters look alike (the
+/// Cyrillic "а" in "Gаvin"): the classic way to impersonate a name.
+fn mixes_scripts(text: &str) -> bool {
+    let (mut latin, mut greek, mut cyrillic) = (false, false, false);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        match u32::from(c) {
+            0x41..=0x24F | 0x1E00..=0x1EFF => latin = true,
+            0x370..=0x3FF | 0x1F00..=0x1FFF => greek = true,
+            0x400..=0x52F => cyrillic = true,
+            _ => {}
+        }
+    }
+    u8::from(latin) + u8::from(greek) + u8::from(cyrillic) > 1
 }
 
 /// Bidirectional overrides and isolates, zero-width characters and the BOM.
@@ -84,6 +105,30 @@ mod tests {
     fn length_counts_characters_not_bytes() {
         assert!(Name::parse(&"é".repeat(100)).unwrap().is_some());
         assert!(Name::parse(&"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn rejects_look_alikes_but_keeps_real_names() {
+        for ok in [
+            "José Núñez",
+            "Ngọc Nguyễn",
+            "Łukasz",
+            "Αλέξανδρος",
+            "Анна",
+            "O'Brien-Smith",
+            "李小龍",
+        ] {
+            assert!(Name::parse(ok).unwrap().is_some(), "{ok}");
+        }
+        for bad in [
+            "G\u{430}vin",
+            "Gavin Аnna",
+            "ｇａｖｉｎ",
+            "\u{1D406}avin",
+            "Αlpha",
+        ] {
+            assert!(Name::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
