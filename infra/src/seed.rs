@@ -134,7 +134,7 @@ pub async fn fill_user(
     loop {
         let now = left.min(MAX_TRANSACTIONS);
         let ingest = decode_ingest(connection_body(n, 2, now))?;
-        store.ingest(user, &ingest, parallelism).await?;
+        store.ingest(user, &ingest, parallelism, None).await?;
         left -= now;
         n += 1;
         if left == 0 {

@@ -90,3 +90,39 @@ async fn twenty_concurrent_requests_with_one_key_create_one_user() {
         "one user and one idempotency record"
     );
 }
+
+#[tokio::test]
+async fn a_retried_ingest_is_written_once() {
+    let env = TestEnv::new().await;
+    let user = create(&env, "user-key", &json!({"email": "gavin@hooli.com"}))
+        .await
+        .id();
+    let ingest = |key: &str, body: &Value| {
+        Event::user("POST", &user)
+            .path(&format!("/users/{user}/connections"))
+            .json(body)
+            .header("idempotency-key", key)
+    };
+    let body = infra::seed::connection_body(1, 1, 50);
+    let first =
+        Reply::from(api::ingest_connection(&env.app, ingest("ingest-1", &body).request()).await);
+    assert_eq!(first.status, 201, "{:#}", first.body);
+    let items = env.item_count().await;
+
+    let retry =
+        Reply::from(api::ingest_connection(&env.app, ingest("ingest-1", &body).request()).await);
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(env.item_count().await, items, "the retry wrote nothing");
+
+    let other = Reply::from(
+        api::ingest_connection(
+            &env.app,
+            ingest("ingest-1", &infra::seed::connection_body(2, 1, 5)).request(),
+        )
+        .await,
+    );
+    assert_eq!(other.status, 409);
+    assert_eq!(env.item_count().await, items);
+}

@@ -12,7 +12,9 @@ use crate::http::records::{AccountView, ConnectionView, TransactionView};
 use crate::http::request::{self, Context};
 use crate::http::response;
 use crate::http::views::PageView;
+use crate::idempotency;
 use crate::search::{Cursor, Position, MAX_LIMIT};
+use crate::store::{Once, OnceRecord};
 
 /// Lambda's limit for a synchronous request is 6 MB; 5,000 transactions fit well within it.
 pub const INGEST_MAX_BODY: usize = 6 * 1024 * 1024;
@@ -25,14 +27,32 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
     respond(&ctx, "ingest-connection", async {
         auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
         let user = request::path_user_id(&req)?;
-        let ingest = decode_ingest(request::json_body_within(&req, INGEST_MAX_BODY)?)?;
-        app.store
-            .ingest(&user, &ingest, app.config.delete_parallelism)
-            .await?;
-        Ok(response::json(
-            StatusCode::CREATED,
-            &ConnectionView::new(&user, &ingest.connection, &ctx),
-        ))
+        let key = idempotency::from_request(&req, &format!("POST /users/{user}/connections"))?;
+        let body = request::json_body_within(&req, INGEST_MAX_BODY)?;
+        let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
+        let ingest = decode_ingest(body)?;
+        let text = serde_json::to_string(&ConnectionView::new(&user, &ingest.connection, &ctx))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let once = match (&key, &digest) {
+            (Some(key), Some(digest)) => Some(OnceRecord {
+                key,
+                digest,
+                status: StatusCode::CREATED.as_u16(),
+                response: &text,
+            }),
+            _ => None,
+        };
+        match app
+            .store
+            .ingest(&user, &ingest, app.config.delete_parallelism, once)
+            .await?
+        {
+            Once::Created => Ok(response::json_text(StatusCode::CREATED, text)),
+            Once::Replayed { status, body } => Ok(response::replayed(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                body,
+            )),
+        }
     })
     .await
 }

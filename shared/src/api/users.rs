@@ -12,7 +12,7 @@ use crate::http::request::{self, Context};
 use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
 use crate::idempotency;
-use crate::store::{DeleteProgress, Once};
+use crate::store::{DeleteProgress, Once, OnceRecord};
 use crate::user::{self, UserId};
 
 /// `POST /users`: 201 with the new user.
@@ -33,7 +33,15 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
         let text = serde_json::to_string(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
         match app
             .store
-            .insert_user_once(&user, &key, &digest, StatusCode::CREATED.as_u16(), &text)
+            .insert_user_once(
+                &user,
+                OnceRecord {
+                    key: &key,
+                    digest: &digest,
+                    status: StatusCode::CREATED.as_u16(),
+                    response: &text,
+                },
+            )
             .await?
         {
             Once::Created => Ok(response::json_text(StatusCode::CREATED, text)),

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Serialize;
 
+use super::idempotency::{Once, OnceRecord};
 use super::users::{Item, ProfileItem, DELETED_AT};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
@@ -147,12 +148,16 @@ impl Store {
     /// children follow, and the user is checked once more afterwards: if a
     /// deletion began meanwhile, the items written here are removed again, so
     /// a deletion never leaves orphans behind.
+    ///
+    /// With an idempotency record, the record joins the same transaction, so
+    /// a retry never ingests twice: it gets the first answer instead.
     pub async fn ingest(
         &self,
         user: &UserId,
         ingest: &Ingest,
         parallelism: usize,
-    ) -> Result<(), ApiError> {
+        once: Option<OnceRecord<'_>>,
+    ) -> Result<Once, ApiError> {
         let now = crate::clock::now();
         let connection = child_item(
             user,
@@ -173,14 +178,19 @@ impl Store {
             .set_item(Some(connection))
             .build()
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().put(put_connection).build())
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().put(put_connection).build());
+        if let Some(once) = &once {
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(self.record_put(once)?)
+                    .build(),
+            );
+        }
+        let result = transaction.return_consumed_capacity(CAPACITY).send().await;
         match result {
             Ok(output) => {
                 for consumed in output.consumed_capacity() {
@@ -188,10 +198,23 @@ impl Store {
                 }
             }
             Err(err) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(_)) =
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
                     err.as_service_error()
                 {
-                    return Err(ApiError::not_found());
+                    // Reasons come in item order: the user check first, the record third.
+                    let failed = |i: usize| {
+                        cancelled
+                            .cancellation_reasons()
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|code| code == "ConditionalCheckFailed")
+                    };
+                    return match once {
+                        Some(once) if !failed(0) && failed(2) => {
+                            self.replay(once.key, once.digest).await
+                        }
+                        _ => Err(ApiError::not_found()),
+                    };
                 }
                 return Err(err.into());
             }
@@ -222,7 +245,7 @@ impl Store {
             self.write_batches(deletes, parallelism).await?;
             return Err(ApiError::not_found());
         }
-        Ok(())
+        Ok(Once::Created)
     }
 
     async fn user_is_live(&self, user: &UserId) -> Result<bool, ApiError> {

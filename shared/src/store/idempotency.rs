@@ -12,6 +12,16 @@ use crate::idempotency::{IdempotencyKey, RETENTION_SECONDS};
 use crate::keys;
 use crate::user::User;
 
+/// The answer to record under a client's key, written with the create it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct OnceRecord<'a> {
+    pub key: &'a IdempotencyKey,
+    /// Digest of the request body: a retry must send the same one.
+    pub digest: &'a str,
+    pub status: u16,
+    pub response: &'a str,
+}
+
 /// What a create with a key came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Once {
@@ -39,30 +49,24 @@ fn record_key(key: &IdempotencyKey) -> Item {
 }
 
 impl Store {
-    /// One TransactWriteItems with two conditional puts: the idempotency
-    /// record (absent, or expired) and the user. Of any number of concurrent
-    /// requests with one key, one commits; the others read its record.
-    pub async fn insert_user_once(
-        &self,
-        user: &User,
-        key: &IdempotencyKey,
-        body_digest: &str,
-        status: u16,
-        response: &str,
-    ) -> Result<Once, ApiError> {
+    /// The conditional put of an idempotency record: absent, or expired.
+    pub(super) fn record_put(&self, once: &OnceRecord<'_>) -> Result<Put, ApiError> {
         let now = now_seconds();
-        let mut record = record_key(key);
+        let mut record = record_key(once.key);
         record.insert(
             "requestDigest".into(),
-            AttributeValue::S(body_digest.to_owned()),
+            AttributeValue::S(once.digest.to_owned()),
         );
-        record.insert("status".into(), AttributeValue::N(status.to_string()));
-        record.insert("response".into(), AttributeValue::S(response.to_owned()));
+        record.insert("status".into(), AttributeValue::N(once.status.to_string()));
+        record.insert(
+            "response".into(),
+            AttributeValue::S(once.response.to_owned()),
+        );
         record.insert(
             "expiresAt".into(),
             AttributeValue::N((now + RETENTION_SECONDS).to_string()),
         );
-        let put_record = Put::builder()
+        Put::builder()
             .table_name(&self.table)
             .set_item(Some(record))
             .condition_expression("attribute_not_exists(#pk) OR #expires < :now")
@@ -70,7 +74,17 @@ impl Store {
             .expression_attribute_names("#expires", "expiresAt")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// One TransactWriteItems with two conditional puts: the idempotency
+    /// record (absent, or expired) and the user. Of any number of concurrent
+    /// requests with one key, one commits; the others read its record.
+    pub async fn insert_user_once(
+        &self,
+        user: &User,
+        once: OnceRecord<'_>,
+    ) -> Result<Once, ApiError> {
         let put_user = Put::builder()
             .table_name(&self.table)
             .set_item(Some(ProfileItem::build(user)?))
@@ -81,7 +95,11 @@ impl Store {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_record).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(self.record_put(&once)?)
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().put(put_user).build())
             .return_consumed_capacity(CAPACITY)
             .send()
@@ -96,14 +114,18 @@ impl Store {
             Err(err) => match err.as_service_error() {
                 // The record exists (or a concurrent request holds it): answer from it.
                 Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    self.replay(key, body_digest).await
+                    self.replay(once.key, once.digest).await
                 }
                 _ => Err(err.into()),
             },
         }
     }
 
-    async fn replay(&self, key: &IdempotencyKey, body_digest: &str) -> Result<Once, ApiError> {
+    pub(super) async fn replay(
+        &self,
+        key: &IdempotencyKey,
+        body_digest: &str,
+    ) -> Result<Once, ApiError> {
         // A concurrent winner may still be committing: read again briefly.
         for attempt in 0..10u32 {
             let output = self

@@ -10,7 +10,7 @@ mod search;
 mod users;
 
 pub use finance::Overview;
-pub use idempotency::Once;
+pub use idempotency::{Once, OnceRecord};
 pub use meter::CapacityMeter;
 pub use search::SearchPage;
 pub use users::{DeleteProgress, Item, ProfileItem, DELETED_AT};
