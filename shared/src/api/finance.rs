@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::respond;
+use super::{created_or_replayed, respond};
 use crate::auth::{self, Need};
 use crate::config::App;
 use crate::error::{ApiError, Invalid};
@@ -14,7 +14,7 @@ use crate::http::response;
 use crate::http::views::PageView;
 use crate::idempotency;
 use crate::search::{Cursor, Position, MAX_LIMIT};
-use crate::store::{Once, OnceRecord};
+use crate::store::OnceRecord;
 
 /// Lambda's limit for a synchronous request is 6 MB; 5,000 transactions fit well within it.
 pub const INGEST_MAX_BODY: usize = 6 * 1024 * 1024;
@@ -42,17 +42,11 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
             }),
             _ => None,
         };
-        match app
+        let once = app
             .store
             .ingest(&user, &ingest, app.config.delete_parallelism, once)
-            .await?
-        {
-            Once::Created => Ok(response::json_text(StatusCode::CREATED, text)),
-            Once::Replayed { status, body } => Ok(response::replayed(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-                body,
-            )),
-        }
+            .await?;
+        Ok(created_or_replayed(once, text))
     })
     .await
 }

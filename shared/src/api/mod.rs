@@ -18,11 +18,26 @@ pub use users::{create_user, delete_user, get_user, update_user};
 
 use std::future::Future;
 
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::error::ApiError;
 use crate::http::errors;
 use crate::http::request::Context;
+use crate::http::response;
+use crate::store::Once;
+
+/// 201 with the new resource, or the stored answer of the first request
+/// with the same `Idempotency-Key`.
+fn created_or_replayed(once: Once, text: String) -> Response<Body> {
+    match once {
+        Once::Created => response::json_text(StatusCode::CREATED, text),
+        Once::Replayed { status, body } => response::replayed(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+            body,
+        ),
+    }
+}
 
 /// Runs a handler body and turns its error, if any, into a response. Logs one
 /// line per failure with the correlation id and never any request data.

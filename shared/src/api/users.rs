@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::respond;
+use super::{created_or_replayed, respond};
 use crate::auth::{self, Need};
 use crate::config::App;
 use crate::error::ApiError;
@@ -12,7 +12,7 @@ use crate::http::request::{self, Context};
 use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
 use crate::idempotency;
-use crate::store::{DeleteProgress, Once, OnceRecord};
+use crate::store::{DeleteProgress, OnceRecord};
 use crate::user::{self, UserId};
 
 /// `POST /users`: 201 with the new user.
@@ -31,7 +31,7 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
             return Ok(response::json(StatusCode::CREATED, &view));
         };
         let text = serde_json::to_string(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
-        match app
+        let once = app
             .store
             .insert_user_once(
                 &user,
@@ -42,14 +42,8 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
                     response: &text,
                 },
             )
-            .await?
-        {
-            Once::Created => Ok(response::json_text(StatusCode::CREATED, text)),
-            Once::Replayed { status, body } => Ok(response::replayed(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-                body,
-            )),
-        }
+            .await?;
+        Ok(created_or_replayed(once, text))
     })
     .await
 }
