@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::idempotency::{Once, OnceRecord};
 use super::users::{Item, ProfileItem, DELETED_AT};
-use super::{Store, CAPACITY};
+use super::{s, text, Store, CAPACITY};
 use crate::error::ApiError;
 use crate::finance::{Account, Connection, Ingest, RecordId, Transaction, TransactionQuery};
 use crate::keys::{self, TXN_BY_ACCOUNT, TXN_BY_DATE};
@@ -24,16 +24,6 @@ pub struct Overview {
     pub user: User,
     pub connections: Vec<Connection>,
     pub accounts: Vec<Account>,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
 }
 
 fn key(user: &UserId, sk: String) -> Item {

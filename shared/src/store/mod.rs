@@ -48,6 +48,18 @@ impl Store {
     }
 }
 
+/// A string attribute value.
+fn s(value: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(value.into())
+}
+
+/// A string attribute of an item, or "" when it is absent or not a string.
+fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
 /// Every request asks for its consumed capacity: it costs nothing and makes
 /// the cost of each operation observable (see `CapacityMeter`).
 const CAPACITY: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::users::{Item, DELETED_AT};
-use super::{Store, CAPACITY};
+use super::{text, Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
 use crate::search::cond::Placeholders;
@@ -25,12 +25,6 @@ struct Buffer {
     /// Whether the stream has nothing beyond `items`.
     exhausted: bool,
     position: Position,
-}
-
-fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
 }
 
 fn position_of(stream: &Stream, item: &Item) -> Position {

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 
 use super::batch::BATCH_SIZE;
-use super::{Store, CAPACITY};
+use super::{s, Store, CAPACITY};
 use crate::error::{ApiError, Invalid, Problem};
 use crate::fold::fold;
 use crate::keys::{self, BY_CREATED, BY_EMAIL, BY_FIRST_NAME, BY_LAST_NAME, BY_MOBILE};
@@ -52,10 +52,6 @@ impl ProfileItem {
         }
         Ok(Some(serde_dynamo::from_item(item)?))
     }
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
 }
 
 /// The attributes that place a profile in the search indexes.
