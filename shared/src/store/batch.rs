@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::WriteRequest;
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use rand::Rng;
 
+use super::users::Item;
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 
@@ -59,6 +60,24 @@ impl Store {
         }
         Err(ApiError::ServiceUnavailable)
     }
+}
+
+/// A put of `item`, for [`Store::write_batches`].
+pub(super) fn put_request(item: Item) -> Result<WriteRequest, ApiError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// A delete of the item with `key`, for [`Store::write_batches`].
+pub(super) fn delete_request(key: Item) -> Result<WriteRequest, ApiError> {
+    let delete = DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, PutRequest,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
 };
 use serde::Serialize;
 
+use super::batch::{delete_request, put_request};
 use super::idempotency::{Once, OnceRecord};
 use super::users::{Item, ProfileItem, DELETED_AT};
 use super::{s, text, Store, CAPACITY};
@@ -64,22 +64,6 @@ fn transaction_item(user: &UserId, t: &Transaction, now: &str) -> Result<Item, A
         )),
     );
     Ok(item)
-}
-
-fn put(item: Item) -> Result<WriteRequest, ApiError> {
-    let put = PutRequest::builder()
-        .set_item(Some(item))
-        .build()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(WriteRequest::builder().put_request(put).build())
-}
-
-fn delete(key: Item) -> Result<WriteRequest, ApiError> {
-    let delete = DeleteRequest::builder()
-        .set_key(Some(key))
-        .build()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(WriteRequest::builder().delete_request(delete).build())
 }
 
 impl Store {
@@ -215,11 +199,11 @@ impl Store {
         for account in &ingest.accounts {
             let sk = keys::account_sk(account.id.as_str());
             child_keys.push(key(user, sk.clone()));
-            children.push(put(child_item(user, sk, account, &now)?)?);
+            children.push(put_request(child_item(user, sk, account, &now)?)?);
         }
         for transaction in &ingest.transactions {
             child_keys.push(key(user, keys::transaction_sk(transaction.id.as_str())));
-            children.push(put(transaction_item(user, transaction, &now)?)?);
+            children.push(put_request(transaction_item(user, transaction, &now)?)?);
         }
         self.write_batches(children, parallelism).await?;
 
@@ -230,7 +214,7 @@ impl Store {
             ));
             let deletes = child_keys
                 .into_iter()
-                .map(delete)
+                .map(delete_request)
                 .collect::<Result<Vec<_>, _>>()?;
             self.write_batches(deletes, parallelism).await?;
             return Err(ApiError::not_found());
@@ -239,22 +223,7 @@ impl Store {
     }
 
     async fn user_is_live(&self, user: &UserId) -> Result<bool, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user, keys::PROFILE_SK.to_owned())))
-            .projection_expression("#pk, #deleted")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#deleted", DELETED_AT)
-            .consistent_read(true)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record(output.consumed_capacity());
-        Ok(output
-            .item
-            .is_some_and(|item| !item.contains_key(DELETED_AT)))
+        Ok(self.get_profile_item(user).await?.is_some())
     }
 
     /// One transaction, read in the same request as the profile (BatchGetItem,
@@ -422,14 +391,17 @@ impl Store {
                     .await?;
                 self.meter.record(output.consumed_capacity());
                 for item in output.items.unwrap_or_default() {
-                    deletes.push(delete(key(user, text(&item, keys::SK).to_owned()))?);
+                    deletes.push(delete_request(key(user, text(&item, keys::SK).to_owned()))?);
                 }
                 start = output.last_evaluated_key;
                 if start.is_none() {
                     break;
                 }
             }
-            deletes.push(delete(key(user, keys::account_sk(account.id.as_str())))?);
+            deletes.push(delete_request(key(
+                user,
+                keys::account_sk(account.id.as_str()),
+            ))?);
         }
         self.write_batches(deletes, parallelism).await?;
         let output = self

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::users::{Item, DELETED_AT};
+use super::users::Item;
 use super::{text, Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
@@ -84,22 +84,6 @@ impl Store {
                 Ok(merge(streams, buffers, limit))
             }
         }
-    }
-
-    /// The profile item as stored, or `None` for a missing or tombstoned user.
-    async fn get_profile_item(&self, id: &crate::user::UserId) -> Result<Option<Item>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, AttributeValue::S(keys::user_pk(id)))
-            .key(keys::SK, AttributeValue::S(keys::PROFILE_SK.to_owned()))
-            .consistent_read(true)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record(output.consumed_capacity());
-        Ok(output.item.filter(|item| !item.contains_key(DELETED_AT)))
     }
 
     /// Reads a stream from `position` until it holds `want` matches or ends.

@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    WriteRequest,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use serde::Serialize;
 
-use super::batch::BATCH_SIZE;
+use super::batch::{delete_request, put_request, BATCH_SIZE};
 use super::{s, Store, CAPACITY};
 use crate::error::{ApiError, Invalid, Problem};
 use crate::fold::fold;
@@ -207,18 +206,28 @@ impl Store {
         Ok(())
     }
 
+    /// The profile item as stored, or `None` for a missing or tombstoned user.
+    pub(super) async fn get_profile_item(&self, id: &UserId) -> Result<Option<Item>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, AttributeValue::S(keys::user_pk(id)))
+            .key(keys::SK, AttributeValue::S(keys::PROFILE_SK.to_owned()))
+            .consistent_read(true)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        self.meter.record(output.consumed_capacity());
+        Ok(output.item.filter(|item| !item.contains_key(DELETED_AT)))
+    }
+
     /// Loads many new users at once (seeding, tests): BatchWriteItem, which
     /// cannot be conditional, so only for users with fresh ids.
     pub async fn import_users(&self, users: &[User], parallelism: usize) -> Result<(), ApiError> {
         let requests = users
             .iter()
-            .map(|user| {
-                let put = PutRequest::builder()
-                    .set_item(Some(ProfileItem::build(user)?))
-                    .build()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
+            .map(|user| put_request(ProfileItem::build(user)?))
             .collect::<Result<Vec<_>, ApiError>>()?;
         self.write_batches(requests, parallelism).await
     }
@@ -437,11 +446,7 @@ impl Store {
             let (keys, next) = page;
             for key in keys {
                 if key.get(keys::SK) != Some(&s(keys::PROFILE_SK)) {
-                    let delete = DeleteRequest::builder()
-                        .set_key(Some(key))
-                        .build()
-                        .map_err(|e| ApiError::Internal(e.to_string()))?;
-                    pending.push(WriteRequest::builder().delete_request(delete).build());
+                    pending.push(delete_request(key)?);
                 }
             }
             // Stop early only when more remains to be read: a last page is always finished.
