@@ -30,6 +30,7 @@ if [ ! -s "$root/.local/api-key" ]; then
   echo "Created a local API key (kept in .local/api-key): $(cat "$root/.local/api-key")"
 fi
 echo "API: http://127.0.0.1:$api_port  (each function compiles on its first request)"
+echo "Dashboard: http://127.0.0.1:$api_port/  (sign in with the key in .local/api-key)"
 echo "Get a token:  curl -X POST http://127.0.0.1:$api_port/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
 cargo lambda watch -P "$api_port" \
   --env-vars "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,CURSOR_KEY=$cursor_key,TOKEN_SECRET=$token_secret,RUST_LOG=${RUST_LOG:-info}"

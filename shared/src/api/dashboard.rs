@@ -1,0 +1,46 @@
+//! `GET /` and `GET /assets/{asset}`: the dashboard page, served by the API it
+//! calls so that every request it makes is same-origin and needs no CORS.
+
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+use super::respond;
+use crate::dashboard::{self, CONTENT_SECURITY_POLICY};
+use crate::error::ApiError;
+use crate::http::request::Context;
+
+pub async fn dashboard(req: Request) -> Response<Body> {
+    let ctx = Context::of(&req);
+    respond(&ctx, "dashboard", async {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Err(ApiError::NotFound("Resource not found.".into()));
+        }
+        let asset = dashboard::asset(req.uri().path())
+            .ok_or_else(|| ApiError::NotFound("No such page.".into()))?;
+        let unchanged = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == asset.etag));
+        let (status, body) = if unchanged {
+            (StatusCode::NOT_MODIFIED, Body::Empty)
+        } else if req.method() == Method::HEAD {
+            (StatusCode::OK, Body::Empty)
+        } else {
+            (StatusCode::OK, Body::Text(asset.body.to_owned()))
+        };
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, asset.content_type)
+            .header(header::ETAG, &asset.etag)
+            .header(header::CACHE_CONTROL, "no-cache")
+            .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+            .header("x-content-type-options", "nosniff")
+            .header("x-frame-options", "DENY")
+            .header("referrer-policy", "no-referrer")
+            .header("cross-origin-opener-policy", "same-origin")
+            .body(body)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await
+}

@@ -1,0 +1,622 @@
+// The users dashboard. Plain DOM and fetch against the API it is served
+// with, so it needs no build step and the CSP can forbid everything else.
+// User data only ever reaches the page through textContent and value.
+
+const TOKEN_KEY = "users-dashboard.session";
+// Renew this long before the token expires, so no call meets an expired one.
+const RENEW_MARGIN_MS = 5 * 60 * 1000;
+const SEARCH_DEBOUNCE_MS = 250;
+const FIELDS = ["email", "mobile", "firstName", "middleName", "lastName", "businessName", "businessIdNoType", "businessIdNo"];
+const ADDRESS_FIELDS = ["addressLine1", "addressLine2", "suburb", "state", "postcode", "countryCode"];
+
+const $ = (id) => document.getElementById(id);
+
+// The API key stays in memory only, for renewal; a reload forgets it and the
+// session then lasts until its token expires.
+let apiKey = null;
+let renewTimer = null;
+const list = { query: "", next: null, seq: 0, timer: null, stale: false };
+const deleted = new Set();
+let current = null; // { user, etag } of the user on screen
+let form = null; // { mode: "create" | "edit", idempotencyKey }
+
+class ApiFailure extends Error {
+  constructor(status, body) {
+    const first = body && Array.isArray(body.data) ? body.data[0] : null;
+    super((first && (first.detail || first.title)) || `The API answered ${status}.`);
+    this.status = status;
+    this.problems = body && Array.isArray(body.data) ? body.data : [];
+  }
+}
+
+async function readJson(response) {
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+async function send(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch {
+    throw new ApiFailure(0, { data: [{ detail: "Could not reach the API. Check the connection and try again." }] });
+  }
+}
+
+// --- Session -----------------------------------------------------------------
+
+function storedSession() {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(TOKEN_KEY));
+    return session && session.token && session.expiresAt > Date.now() ? session : null;
+  } catch {
+    return null;
+  }
+}
+
+async function issueToken(key) {
+  const response = await send("/token", {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${key}`,
+      "basiq-version": "3.0",
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "scope=SERVER_ACCESS",
+  });
+  const body = await readJson(response);
+  if (!response.ok) throw new ApiFailure(response.status, body);
+  const session = { token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(session));
+  scheduleRenewal(session);
+  return session;
+}
+
+function scheduleRenewal(session) {
+  clearTimeout(renewTimer);
+  const expiry = new Date(session.expiresAt);
+  $("session-expiry").textContent = `Signed in until ${expiry.toLocaleTimeString()}`;
+  const untilExpiry = Math.max(session.expiresAt - Date.now(), 0);
+  if (apiKey) {
+    renewTimer = setTimeout(() => {
+      issueToken(apiKey).catch(() => {
+        renewTimer = setTimeout(() => signOut("Your session has expired. Sign in again."), Math.max(session.expiresAt - Date.now(), 0));
+      });
+    }, Math.max(untilExpiry - RENEW_MARGIN_MS, 0));
+  } else {
+    renewTimer = setTimeout(() => signOut("Your session has expired. Sign in again."), untilExpiry);
+  }
+}
+
+function signOut(message) {
+  clearTimeout(renewTimer);
+  clearTimeout(list.timer);
+  sessionStorage.removeItem(TOKEN_KEY);
+  apiKey = null;
+  current = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  $("users-body").replaceChildren();
+  $("search").value = "";
+  list.query = "";
+  $("session").hidden = true;
+  $("signin-error").textContent = message || "";
+  show("signin-view");
+  $("api-key").focus();
+}
+
+/** A call with the session's token. An expired or refused token ends the session. */
+async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const session = storedSession();
+  if (!session) {
+    signOut("Your session has expired. Sign in again.");
+    throw new ApiFailure(401, { data: [{ detail: "Your session has expired." }] });
+  }
+  const init = { method, headers: { ...headers, authorization: `Bearer ${session.token}` } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await send(path, init);
+  const json = await readJson(response);
+  if (response.status === 401 || (response.status === 403 && json && json.data && json.data[0] && json.data[0].code === "access-denied")) {
+    signOut("Your session has expired. Sign in again.");
+  }
+  if (!response.ok) throw new ApiFailure(response.status, json);
+  return { status: response.status, body: json, etag: response.headers.get("etag") };
+}
+
+// --- Views -------------------------------------------------------------------
+
+function show(viewId) {
+  for (const id of ["signin-view", "users-view", "detail-view"]) $(id).hidden = id !== viewId;
+}
+
+function setStatus(id, text, failed = false) {
+  const status = $(id);
+  status.textContent = text;
+  status.classList.toggle("failed", failed);
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function fullName(user) {
+  return [user.firstName, user.middleName, user.lastName].filter(Boolean).join(" ");
+}
+
+function when(rfc3339) {
+  if (!rfc3339) return "";
+  const date = new Date(rfc3339);
+  return Number.isNaN(date.getTime()) ? rfc3339 : date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+/** Turns an absolute `links.next` into a same-origin path, whatever host the API saw. */
+function pathOf(link) {
+  const url = new URL(link, location.origin);
+  return url.pathname + url.search;
+}
+
+// --- Users list and search ---------------------------------------------------
+
+function userRow(user) {
+  const tr = document.createElement("tr");
+  tr.dataset.userId = user.id;
+  const name = document.createElement("td");
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link";
+  open.textContent = fullName(user) || "(no name)";
+  open.setAttribute("aria-label", `Open ${fullName(user) || user.email || user.id}`);
+  open.addEventListener("click", () => openUser(user.id));
+  name.append(open);
+  tr.append(name, cell(user.email || ""), cell(user.mobile || ""), cell(when(user.createdTime)));
+  return tr;
+}
+
+function describeList(shown) {
+  if (shown === 0) {
+    return list.query ? `No users match “${list.query}”.` : "No users yet. Create one to begin.";
+  }
+  const noun = shown === 1 ? "user" : "users";
+  const matching = list.query ? ` matching “${list.query}”` : "";
+  return `${shown} ${noun}${matching}${list.next ? ", more below" : ""}.`;
+}
+
+async function loadUsers(reset) {
+  const seq = ++list.seq;
+  const path = reset ? (list.query ? `/users?q=${encodeURIComponent(list.query)}` : "/users") : list.next;
+  if (!path) return;
+  setStatus("list-status", list.query ? `Searching for “${list.query}”…` : "Loading users…");
+  $("load-more").disabled = true;
+  $("users-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api(path);
+    if (seq !== list.seq) return; // a newer search has replaced this one
+    const body_ = $("users-body");
+    if (reset) body_.replaceChildren();
+    for (const user of body.data) {
+      if (!deleted.has(user.id)) body_.append(userRow(user));
+    }
+    list.next = body.links && body.links.next ? pathOf(body.links.next) : null;
+    list.stale = false;
+    $("load-more").hidden = !list.next;
+    setStatus("list-status", describeList(body_.children.length));
+  } catch (failure) {
+    if (seq !== list.seq) return;
+    setStatus("list-status", `Could not load users: ${failure.message}`, true);
+  } finally {
+    if (seq === list.seq) {
+      $("load-more").disabled = false;
+      $("users-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+function onSearchInput() {
+  clearTimeout(list.timer);
+  list.timer = setTimeout(() => {
+    const query = $("search").value.trim();
+    if (query === list.query && !list.stale) return;
+    list.query = query;
+    loadUsers(true);
+  }, SEARCH_DEBOUNCE_MS);
+}
+
+function showList() {
+  current = null;
+  show("users-view");
+  if (list.stale) loadUsers(true);
+  $("search").focus();
+}
+
+// --- User detail -------------------------------------------------------------
+
+function detailRows(user) {
+  const address = user.businessAddress
+    ? ADDRESS_FIELDS.map((f) => user.businessAddress[f]).filter(Boolean).join(", ")
+    : "";
+  const business = user.businessIdNo ? `${user.businessIdNoType || ""} ${user.businessIdNo}`.trim() : "";
+  return [
+    ["Id", user.id],
+    ["Email", user.email],
+    ["Mobile", user.mobile],
+    ["First name", user.firstName],
+    ["Middle name", user.middleName],
+    ["Last name", user.lastName],
+    ["Business name", user.businessName],
+    ["Business number", business],
+    ["Business address", address],
+    ["Verified", user.verificationStatus === undefined ? "" : user.verificationStatus ? `Yes${user.verificationDate ? `, ${user.verificationDate}` : ""}` : "No"],
+    ["Created", when(user.createdTime)],
+    ["Updated", when(user.updatedTime)],
+  ];
+}
+
+function renderDetail() {
+  const { user } = current;
+  $("detail-title").textContent = fullName(user) || user.email || user.id;
+  const fields = $("detail-fields");
+  fields.replaceChildren();
+  for (const [label, value] of detailRows(user)) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value || "—";
+    fields.append(dt, dd);
+  }
+  const connections = user.connections ? user.connections.count : 0;
+  const accounts = user.accounts ? user.accounts.count : 0;
+  $("detail-counts").textContent = `${connections} ${connections === 1 ? "connection" : "connections"} · ${accounts} ${accounts === 1 ? "account" : "accounts"}`;
+}
+
+async function loadConnections(userId) {
+  const table = $("connections-table");
+  const rows = $("connections-body");
+  rows.replaceChildren();
+  table.hidden = true;
+  try {
+    const { body } = await api(`/users/${encodeURIComponent(userId)}/connections`);
+    if (!current || current.user.id !== userId) return;
+    for (const connection of body.data) {
+      const tr = document.createElement("tr");
+      tr.append(
+        cell(connection.institution ? connection.institution.name : ""),
+        cell(connection.status || ""),
+        cell(when(connection.createdDate)),
+        cell(connection.id, "id"),
+      );
+      rows.append(tr);
+    }
+    table.hidden = body.data.length === 0;
+  } catch (failure) {
+    setStatus("detail-status", `Could not load connections: ${failure.message}`, true);
+  }
+}
+
+async function fetchUser(userId) {
+  const { body, etag } = await api(`/users/${encodeURIComponent(userId)}`);
+  return { user: body, etag };
+}
+
+async function openUser(userId) {
+  show("detail-view");
+  $("detail-title").textContent = "Loading…";
+  $("detail-fields").replaceChildren();
+  $("detail-counts").textContent = "";
+  $("connections-table").hidden = true;
+  $("edit-user").disabled = true;
+  setStatus("detail-status", "Loading user…");
+  try {
+    current = await fetchUser(userId);
+    renderDetail();
+    setStatus("detail-status", "");
+    $("edit-user").disabled = false;
+    $("detail-title").focus();
+    await loadConnections(userId);
+  } catch (failure) {
+    $("detail-title").textContent = "User";
+    setStatus("detail-status", failure.status === 404 ? "This user no longer exists." : `Could not load the user: ${failure.message}`, true);
+  }
+}
+
+// --- Create and edit ---------------------------------------------------------
+
+function input(name) {
+  return $(`f-${name}`);
+}
+
+function clearErrors() {
+  $("form-error").textContent = "";
+  $("conflict").hidden = true;
+  for (const error of document.querySelectorAll("#user-form .field-error")) error.textContent = "";
+  for (const field of document.querySelectorAll("#user-form [aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+  }
+}
+
+function fieldError(name, message) {
+  const field = input(name);
+  const error = $(`f-${name}-error`);
+  if (!field || !error) return false;
+  error.textContent = message;
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", error.id);
+  if (field.closest("details")) $("business").open = true;
+  return true;
+}
+
+/** Puts each of the API's problems next to the field its `source.pointer` names. */
+function showProblems(failure) {
+  const general = [];
+  for (const problem of failure.problems) {
+    const pointer = problem.source && problem.source.pointer;
+    const name = pointer ? pointer.split("/").pop() : null;
+    const message = problem.detail || problem.title || "Invalid.";
+    if (!name || !fieldError(name, message)) general.push(message);
+  }
+  if (general.length || failure.problems.length === 0) {
+    $("form-error").textContent = general.join(" ") || failure.message;
+  }
+  const first = document.querySelector("#user-form [aria-invalid=true]");
+  if (first) first.focus();
+}
+
+function fillForm(user) {
+  for (const name of FIELDS) input(name).value = (user && user[name]) || "";
+  const address = (user && user.businessAddress) || {};
+  for (const name of ADDRESS_FIELDS) input(name).value = address[name] || "";
+  $("business").open = Boolean(user && (user.businessName || user.businessIdNo || user.businessAddress));
+}
+
+function readForm() {
+  const values = {};
+  for (const name of FIELDS) values[name] = input(name).value.trim();
+  const address = {};
+  for (const name of ADDRESS_FIELDS) {
+    const value = input(name).value.trim();
+    if (value) address[name] = value;
+  }
+  values.businessAddress = Object.keys(address).length ? address : null;
+  return values;
+}
+
+function openForm(mode) {
+  form = { mode, idempotencyKey: crypto.randomUUID() };
+  clearErrors();
+  fillForm(mode === "edit" ? current.user : null);
+  $("user-dialog-title").textContent = mode === "edit" ? "Edit User" : "Create User";
+  $("save-user").textContent = mode === "edit" ? "Save changes" : "Create user";
+  $("delete-user").hidden = mode !== "edit";
+  $("user-dialog").showModal();
+  input("email").focus();
+}
+
+/** Only what changed, with a blank meaning "clear it", as the PATCH takes it. */
+function changes(before, after) {
+  const patch = {};
+  for (const name of FIELDS) {
+    if ((before[name] || "") !== after[name]) patch[name] = after[name] || null;
+  }
+  if (JSON.stringify(before.businessAddress || null) !== JSON.stringify(after.businessAddress)) {
+    patch.businessAddress = after.businessAddress;
+  }
+  // The number is checked against its type, so the API needs both together.
+  if ("businessIdNo" in patch || "businessIdNoType" in patch) {
+    patch.businessIdNo = after.businessIdNo || null;
+    patch.businessIdNoType = after.businessIdNoType || null;
+  }
+  return patch;
+}
+
+function creation(values) {
+  const body = {};
+  for (const name of FIELDS) if (values[name]) body[name] = values[name];
+  if (values.businessAddress) body.businessAddress = values.businessAddress;
+  return body;
+}
+
+async function saveForm(event) {
+  event.preventDefault();
+  clearErrors();
+  const values = readForm();
+  const save = $("save-user");
+  if (form.mode === "create") {
+    // The dashboard asks for both, as the product brief says; the API needs one.
+    if (!values.email) fieldError("email", "Email is required.");
+    if (!values.mobile) fieldError("mobile", "Mobile is required.");
+    const first = document.querySelector("#user-form [aria-invalid=true]");
+    if (first) {
+      first.focus();
+      return;
+    }
+  }
+  save.disabled = true;
+  const label = save.textContent;
+  save.textContent = "Saving…";
+  try {
+    if (form.mode === "create") {
+      const { body } = await api("/users", {
+        method: "POST",
+        body: creation(values),
+        headers: { "idempotency-key": form.idempotencyKey },
+      });
+      $("user-dialog").close();
+      showCreated(body);
+    } else {
+      const patch = changes(current.user, values);
+      if (Object.keys(patch).length === 0) {
+        $("form-error").textContent = "Nothing has changed.";
+        return;
+      }
+      const headers = current.etag ? { "if-match": current.etag } : {};
+      const { body, etag } = await api(`/users/${encodeURIComponent(current.user.id)}`, { method: "PATCH", body: patch, headers });
+      current = { user: { ...current.user, ...body, connections: current.user.connections, accounts: current.user.accounts }, etag };
+      list.stale = true;
+      $("user-dialog").close();
+      renderDetail();
+      setStatus("detail-status", "Saved.");
+    }
+  } catch (failure) {
+    if (failure.status === 412) {
+      $("conflict").hidden = false;
+      $("conflict-reload").focus();
+    } else if (failure.status !== 401) {
+      showProblems(failure);
+    }
+  } finally {
+    save.disabled = false;
+    save.textContent = label;
+  }
+}
+
+function showCreated(user) {
+  show("users-view");
+  const rows = $("users-body");
+  rows.prepend(userRow(user));
+  setStatus("list-status", `Created ${fullName(user) || user.email}.`);
+  rows.firstElementChild.querySelector("button").focus();
+}
+
+async function reloadAfterConflict() {
+  try {
+    current = await fetchUser(current.user.id);
+    renderDetail();
+    clearErrors();
+    fillForm(current.user);
+    $("form-error").textContent = "Loaded the latest version. Make your changes again.";
+    input("email").focus();
+  } catch (failure) {
+    $("form-error").textContent = failure.status === 404 ? "This user has been deleted." : `Could not reload: ${failure.message}`;
+  }
+}
+
+// --- Delete ------------------------------------------------------------------
+
+function confirmMatches() {
+  if (!current) return false;
+  const typed = $("delete-confirm").value.trim();
+  const { user } = current;
+  return typed !== "" && (typed === user.id || (user.email && typed.toLowerCase() === user.email.toLowerCase()));
+}
+
+function openDelete() {
+  $("delete-who").textContent = current.user.email || current.user.id;
+  $("delete-confirm").value = "";
+  $("delete-error").textContent = "";
+  $("delete-submit").disabled = true;
+  $("delete-dialog").showModal();
+  $("delete-confirm").focus();
+}
+
+async function deleteUser(event) {
+  event.preventDefault();
+  if (!confirmMatches()) return;
+  const { user } = current;
+  const submit = $("delete-submit");
+  submit.disabled = true;
+  submit.textContent = "Deleting…";
+  try {
+    const { status } = await api(`/users/${encodeURIComponent(user.id)}`, { method: "DELETE" });
+    deleted.add(user.id);
+    $("delete-dialog").close();
+    $("user-dialog").close();
+    for (const row of $("users-body").querySelectorAll("tr")) {
+      if (row.dataset.userId === user.id) row.remove();
+    }
+    current = null;
+    show("users-view");
+    setStatus("list-status", status === 202
+      ? `Deleted ${user.email || user.id}. The rest of their data is being removed in the background.`
+      : `Deleted ${user.email || user.id} and all of their data.`);
+    $("search").focus();
+  } catch (failure) {
+    if (failure.status !== 401) $("delete-error").textContent = `Could not delete: ${failure.message}`;
+  } finally {
+    submit.textContent = "Delete permanently";
+    submit.disabled = !confirmMatches();
+  }
+}
+
+// --- Wiring ------------------------------------------------------------------
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = $("api-key").value.trim();
+  const submit = $("signin-submit");
+  if (!key) {
+    $("signin-error").textContent = "Paste an API key to sign in.";
+    return;
+  }
+  submit.disabled = true;
+  submit.textContent = "Signing in…";
+  $("signin-error").textContent = "";
+  try {
+    apiKey = key;
+    await issueToken(key);
+    $("api-key").value = "";
+    enter();
+  } catch (failure) {
+    apiKey = null;
+    $("signin-error").textContent = failure.status === 401
+      ? "That API key was not accepted. Check it and try again."
+      : `Could not sign in: ${failure.message}`;
+    $("api-key").focus();
+  } finally {
+    submit.disabled = false;
+    submit.textContent = "Sign in";
+  }
+}
+
+function enter() {
+  $("session").hidden = false;
+  show("users-view");
+  list.query = "";
+  loadUsers(true);
+  $("search").focus();
+}
+
+function start() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => signOut("You have signed out."));
+  $("search").addEventListener("input", onSearchInput);
+  $("search").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      clearTimeout(list.timer);
+      list.query = $("search").value.trim();
+      loadUsers(true);
+    }
+  });
+  $("load-more").addEventListener("click", () => loadUsers(false));
+  $("create-user").addEventListener("click", () => openForm("create"));
+  $("back").addEventListener("click", showList);
+  $("edit-user").addEventListener("click", () => openForm("edit"));
+  $("user-form").addEventListener("submit", saveForm);
+  $("cancel-user").addEventListener("click", () => $("user-dialog").close());
+  $("conflict-reload").addEventListener("click", reloadAfterConflict);
+  $("delete-user").addEventListener("click", openDelete);
+  $("delete-confirm").addEventListener("input", () => {
+    $("delete-submit").disabled = !confirmMatches();
+  });
+  $("delete-form").addEventListener("submit", deleteUser);
+  $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
+  $("detail-title").tabIndex = -1;
+
+  const session = storedSession();
+  if (session) {
+    scheduleRenewal(session);
+    enter();
+  } else {
+    signOut();
+  }
+}
+
+start();

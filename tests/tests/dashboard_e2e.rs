@@ -1,0 +1,112 @@
+//! The dashboard end to end in a real browser: `tests/e2e/dashboard.mjs`
+//! drives Debian's Chromium (playwright-core) against the functions served by
+//! `cargo lambda watch`, on this test's own table. Screenshots land in
+//! `target/e2e/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use shared::api;
+use shared::auth::ApiKey;
+use shared::user::UserId;
+use tests::events::{Event, Reply};
+use tests::watch::Watch;
+use tests::TestEnv;
+
+/// Every function the page calls. The first request to each compiles it,
+/// which can take minutes on a cold machine, so it is made here, unhurried,
+/// and the browser's own waits can stay short.
+const ROUTES: [(&str, &str); 8] = [
+    ("GET", "/"),
+    ("POST", "/token"),
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("GET", "/users/warm"),
+    ("PATCH", "/users/warm"),
+    ("DELETE", "/users/warm"),
+    ("GET", "/users/warm/connections"),
+];
+
+#[tokio::test]
+async fn the_dashboard_in_a_real_browser() {
+    let env = TestEnv::new().await;
+    let key = ApiKey::generate();
+    env.app.store.add_api_key(&key, "e2e").await.unwrap();
+    // A user with financial data, for the detail view.
+    let gavin = Reply::from(
+        api::create_user(
+            &env.app,
+            Event::new("POST", "/users")
+                .json(&serde_json::json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}))
+                .request(),
+        )
+        .await,
+    );
+    assert_eq!(gavin.status, 201, "{:#}", gavin.body);
+    let gavin = UserId::parse(&gavin.id()).unwrap();
+    infra::seed::fill_user(&env.app.store, &gavin, 0, 30, 4)
+        .await
+        .unwrap();
+
+    let watch = Watch::start(&[
+        ("TABLE_NAME", env.table.clone()),
+        ("DYNAMODB_ENDPOINT", tests::endpoint()),
+        (
+            "TOKEN_SECRET",
+            String::from_utf8(tests::TOKEN_SECRET.to_vec()).unwrap(),
+        ),
+        ("CURSOR_KEY", "dashboard-e2e-cursor-key".into()),
+        ("RUST_LOG", "warn".into()),
+    ])
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()
+        .unwrap();
+    for (method, path) in ROUTES {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = http
+            .request(method.clone(), format!("{}{path}", watch.base_url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert!(
+            answer.status().is_success() || answer.status().is_client_error(),
+            "{method} {path} answered {}",
+            answer.status()
+        );
+    }
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let artifacts = root.join("target/e2e");
+    let run = tokio::process::Command::new("node")
+        .arg(root.join("tests/e2e/dashboard.mjs"))
+        .env("BASE_URL", &watch.base_url)
+        .env("API_KEY", key.expose())
+        .env("ARTIFACTS", &artifacts)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("the browser run ends within 5 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser run failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+
+    // The user the browser created and deleted is gone from the table, all of it.
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let created = last["userId"].as_str().expect("the created user's id");
+    assert_eq!(env.partition_count(created).await, 0);
+    assert!(env.partition_count(&gavin.to_string()).await > 30);
+    for shot in ["users-list.png", "edit-user.png", "users-list-narrow.png"] {
+        let size = std::fs::metadata(artifacts.join(shot))
+            .unwrap_or_else(|e| panic!("{shot}: {e}"))
+            .len();
+        assert!(size > 1_000, "{shot} is a real picture ({size} bytes)");
+    }
+}
