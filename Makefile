@@ -1,5 +1,5 @@
 # The two commands: `make dev` and `make test`. See README.md.
-.PHONY: dev test tools lint seed bench-delete api-key
+.PHONY: dev test tools lint seed bench bench-delete api-key
 
 dev:
 	@bash infra/scripts/dev.sh
@@ -22,7 +22,13 @@ seed:
 	@DYNAMODB_ENDPOINT=http://127.0.0.1:$${DYNAMODB_PORT:-8000} TABLE_NAME=$${TABLE_NAME:-users} \
 		cargo run --quiet -p infra -- seed
 
-# Delete throughput at 1,000, 10,000 and 100,000 items (SIZES), release
+# Release builds, arm64 zips, criterion, then request counts, handler
+# overhead, cold starts, delete throughput and costs into docs/PERFORMANCE.md.
+# About 40 minutes from a cold target/. RUNS (default 20) sets repetitions.
+bench:
+	@bash infra/scripts/bench.sh
+
+# Delete throughput only: 1,000, 10,000 and 100,000 items (SIZES), release
 # build, against a DynamoDB Local of its own.
 bench-delete:
 	@bash infra/scripts/tools.sh

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::auth::TokenSigner;
 use crate::store::Store;
@@ -84,7 +86,10 @@ impl App {
 /// The DynamoDB client. `DYNAMODB_ENDPOINT` points it at DynamoDB Local,
 /// which accepts any credentials, so local runs need no AWS account.
 pub async fn dynamodb_client() -> Client {
-    let shared = aws_config::load_from_env().await;
+    let shared = aws_config::from_env()
+        .http_client(https_client())
+        .load()
+        .await;
     let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
     if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
         builder = builder.endpoint_url(endpoint);
@@ -102,4 +107,49 @@ pub async fn dynamodb_client() -> Client {
         }
     }
     Client::from_conf(builder.build())
+}
+
+/// The roots of Amazon Trust Services, which issue the certificates of every
+/// AWS service endpoint (Amazon Root CA 1 to 4, and Starfield Services Root
+/// CA G2, which cross-signs them).
+const AMAZON_TRUST_SERVICES: &str = include_str!("amazon-trust-services.pem");
+
+/// An HTTPS client that trusts only the Amazon Trust Services roots. The SDK's
+/// default reads and parses the whole system store (hundreds of files) at
+/// every cold start; five roots cost nearly nothing, and a DynamoDB client
+/// has no business trusting any other CA. `TLS_NATIVE_ROOTS=1` adds the
+/// system store back, for a TLS-intercepting proxy.
+fn https_client() -> SharedHttpClient {
+    let native = std::env::var("TLS_NATIVE_ROOTS").is_ok_and(|v| v == "1");
+    let trust = TrustStore::empty()
+        .with_native_roots(native)
+        .with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes());
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_store_holds_the_five_amazon_roots() {
+        assert_eq!(
+            AMAZON_TRUST_SERVICES
+                .matches("-----BEGIN CERTIFICATE-----")
+                .count(),
+            5
+        );
+        assert!(TlsContext::builder()
+            .with_trust_store(
+                TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes())
+            )
+            .build()
+            .is_ok());
+    }
 }

@@ -580,11 +580,28 @@ async fn a_deletion_cut_short_is_invisible_and_resumes() {
         404
     );
     let left = env.partition_count(&id).await;
-    // The first page holds the profile and 999 children: 501 children and the tombstone remain.
-    assert_eq!(left, 502, "one page went, the tombstone stays");
+    // The first page is 25 keys per writer (8 here): the profile and 199
+    // children. 1,301 children and the tombstone remain.
+    assert_eq!(left, 1_302, "one page went, the tombstone stays");
 
-    // A repeated DELETE resumes the same deletion and finishes it.
-    assert_eq!(delete(&env, &id).await.status, 204);
+    // Each repeated DELETE resumes the same deletion, a page further each
+    // time (200 keys with no budget at all), until it finishes.
+    let mut calls = 0;
+    let mut left = left;
+    while delete(&env, &id).await.status == 202 {
+        let now = env.partition_count(&id).await;
+        assert!(
+            now < left,
+            "a resumed DELETE made progress: {left} -> {now}"
+        );
+        left = now;
+        calls += 1;
+        assert!(calls < 10, "the deletion finishes");
+    }
+    assert_eq!(
+        calls, 6,
+        "1,301 children at 200 a call, the last call finishing"
+    );
     assert_eq!(env.partition_count(&id).await, 0);
     assert_eq!(delete(&env, &id).await.status, 404);
 }

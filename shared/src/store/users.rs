@@ -439,7 +439,10 @@ impl Store {
         deadline: Option<Instant>,
         parallelism: usize,
     ) -> Result<DeleteProgress, ApiError> {
-        let mut page = self.partition_keys(id, None).await?;
+        // A first page just big enough to fill every writer, so deleting starts
+        // after a short read; the pages after it are read while deleting.
+        let first = (BATCH_SIZE * parallelism).min(PURGE_PAGE as usize) as i32;
+        let mut page = self.partition_keys(id, None, first).await?;
         // Deletes carry over between pages, so that every batch but the last is full.
         let mut pending = Vec::new();
         loop {
@@ -459,7 +462,10 @@ impl Store {
             let deletes: Vec<WriteRequest> = pending.drain(..full).collect();
             let fetch_next = async {
                 match next.filter(|_| !out_of_time) {
-                    Some(start) => self.partition_keys(id, Some(start)).await.map(Some),
+                    Some(start) => self
+                        .partition_keys(id, Some(start), PURGE_PAGE)
+                        .await
+                        .map(Some),
                     None => Ok(None),
                 }
             };
@@ -486,12 +492,13 @@ impl Store {
         Ok(DeleteProgress::Done)
     }
 
-    /// One page of the partition's keys (at most [`PURGE_PAGE`]), strongly
+    /// One page of the partition's keys (at most `limit`), strongly
     /// consistent so that nothing written before the tombstone is missed.
     async fn partition_keys(
         &self,
         id: &UserId,
         start: Option<Item>,
+        limit: i32,
     ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
         let output = self
             .client
@@ -502,7 +509,7 @@ impl Store {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(keys::user_pk(id)))
             .projection_expression("#pk, #sk")
-            .limit(PURGE_PAGE)
+            .limit(limit)
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .return_consumed_capacity(CAPACITY)
