@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
             );
             println!("|---:|---:|---:|---:|---:|---:|");
             for items in sizes {
-                match infra::bench::delete_run(&store, items, 8).await {
+                match infra::bench::delete_run(&store, items, 8, false).await {
                     Ok(run) => println!(
                         "| {} | {:.2} s | {:.0} | {:.2} s | {:.0} | {:.2} |",
                         run.items,

@@ -25,7 +25,7 @@ fn body() -> serde_json::Value {
         "businessName": "Hooli",
         "businessIdNo": "51824753556",
         "businessIdNoType": "ABN",
-        "businessAddress": {"addressLine1": "1 Hooli Way", "suburb": "Sydney", "state": "NSW", "postcode": "2000", "countryCode": "AU"}
+        "businessAddress": {"addressLine1": "1 Hooli Way", "suburb": "Sydney", "state": "NSW", "postcode": "2000", "countryCode": "AUS"}
     })
 }
 

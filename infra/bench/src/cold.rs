@@ -23,6 +23,10 @@ pub struct Start {
     pub init: Duration,
     pub first_response: Duration,
     pub peak_rss_kb: u64,
+    /// Resident after the answer: anonymous memory (heap, stacks) and pages
+    /// of files (mostly the binary itself).
+    pub anon_kb: u64,
+    pub file_kb: u64,
     /// The function's answer (for an HTTP API event, its `statusCode`).
     pub answer: Vec<u8>,
 }
@@ -110,16 +114,12 @@ async fn handle(
     Ok(reply(404, Vec::new()))
 }
 
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
+/// A `Name:  123 kB` field of a /proc file.
+fn proc_kb(text: &str, field: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
         .unwrap_or(0)
 }
 
@@ -162,7 +162,8 @@ pub async fn start(binary: &Path, env: &[(String, String)], event: &[u8]) -> Res
         .map_err(|e| format!("{}: {e}", binary.display()))?;
     let pid = child.id().unwrap_or(0);
     let waited = tokio::time::timeout(Duration::from_secs(30), stub.answered.notified()).await;
-    let rss = peak_rss_kb(pid);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let _ = child.kill().await;
     server.abort();
     waited.map_err(|_| format!("{}: no answer within 30 s", binary.display()))?;
@@ -182,7 +183,9 @@ pub async fn start(binary: &Path, env: &[(String, String)], event: &[u8]) -> Res
     Ok(Start {
         init: first_next - spawned,
         first_response: answered_at - spawned,
-        peak_rss_kb: rss,
+        peak_rss_kb: proc_kb(&status, "VmHWM:"),
+        anon_kb: proc_kb(&rollup, "Anonymous:"),
+        file_kb: proc_kb(&rollup, "Rss:").saturating_sub(proc_kb(&rollup, "Anonymous:")),
         answer,
     })
 }

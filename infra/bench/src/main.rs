@@ -5,7 +5,7 @@
 //! Needs DYNAMODB_ENDPOINT (the Makefile starts a DynamoDB Local of its own)
 //! and the release binaries in target/release (or BINARIES). RUNS (default 20) sets the
 //! repetitions; DELETE_SIZES and DELETE_RUNS (default 1000,10000,100000 and
-//! 20,5,1) the deletion runs.
+//! 20,5,3) the deletion runs.
 
 mod cold;
 mod ops;
@@ -187,6 +187,8 @@ pub struct ColdRow {
     pub init: Summary,
     pub first_response: Summary,
     pub rss_kb: Summary,
+    pub anon_kb: Summary,
+    pub file_kb: Summary,
 }
 
 async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
@@ -219,6 +221,7 @@ async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
     for name in names {
         let binary = binaries().join(&name);
         let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut anon, mut file) = (Vec::new(), Vec::new());
         for run in 0..runs {
             let event = cold_event(&env, &f, &name, run).await?.to_string();
             let start = cold::start(&binary, &vars, event.as_bytes()).await?;
@@ -231,6 +234,8 @@ async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
             init.push(start.init);
             first.push(start.first_response);
             rss.push(start.peak_rss_kb as f64);
+            anon.push(start.anon_kb as f64);
+            file.push(start.file_kb as f64);
         }
         eprintln!("cold start: {name} done");
         rows.push(ColdRow {
@@ -238,6 +243,8 @@ async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
             init: Summary::of_ms(&init),
             first_response: Summary::of_ms(&first),
             rss_kb: Summary::of(&rss),
+            anon_kb: Summary::of(&anon),
+            file_kb: Summary::of(&file),
         });
     }
     Ok(rows)
@@ -256,10 +263,10 @@ async fn deletes(sizes: &[usize], runs: &[usize]) -> Result<Vec<DeleteRow>, Stri
     for (i, &items) in sizes.iter().enumerate() {
         let repeat = runs.get(i).copied().unwrap_or(1).max(1);
         let (mut ours, mut bare) = (Vec::new(), Vec::new());
-        for _ in 0..repeat {
+        for run in 0..repeat {
             // A fresh table each run: DynamoDB Local slows as items pile up.
             let env = TestEnv::new().await;
-            let run = infra::bench::delete_run(&env.app.store, items, 8)
+            let run = infra::bench::delete_run(&env.app.store, items, 8, run % 2 == 1)
                 .await
                 .map_err(|e| e.to_string())?;
             ours.push(run.ours);
@@ -281,7 +288,7 @@ async fn deletes(sizes: &[usize], runs: &[usize]) -> Result<Vec<DeleteRow>, Stri
 async fn run() -> Result<(), String> {
     let runs = list("RUNS", "20").first().copied().unwrap_or(20).max(1);
     let sizes = list("DELETE_SIZES", "1000,10000,100000");
-    let delete_runs = list("DELETE_RUNS", "20,5,1");
+    let delete_runs = list("DELETE_RUNS", "20,5,3");
 
     let work = ops::work(runs).await?;
     eprintln!("work per operation: done");

@@ -15,6 +15,9 @@ use tests::TestEnv;
 
 use crate::stats::Summary;
 
+/// Untimed runs before each operation's timed ones.
+const WARMUP: usize = 3;
+
 /// One API operation's DynamoDB work, as measured.
 pub struct Work {
     pub operation: String,
@@ -52,10 +55,12 @@ fn body(response: &Response<Body>) -> Value {
     }
 }
 
-/// Runs `call` `runs` times; the requests and units are those of the last
-/// run (they are the same every run, and the harness checks that they are).
+/// Runs `call` `warmup` times untimed (DynamoDB Local's JIT warms up too),
+/// then `runs` times; the requests and units are those of the last run (they
+/// are the same every run, and the harness checks that they are).
 async fn measure<F, Fut>(
     env: &TestEnv,
+    warmup: usize,
     runs: usize,
     mut call: F,
 ) -> Result<(BTreeMap<String, usize>, f64, f64, Summary), String>
@@ -63,6 +68,9 @@ where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = Result<Duration, String>>,
 {
+    for run in runs..runs + warmup {
+        call(run).await?;
+    }
     let mut times = Vec::with_capacity(runs);
     let mut last: Option<(BTreeMap<String, usize>, f64, f64)> = None;
     for run in 0..runs {
@@ -152,7 +160,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
         });
     };
 
-    let measured = measure(&env, runs, |run| async move {
+    let measured = measure(&env, WARMUP, runs, |run| async move {
         let event = Event::new("POST", "/users")
             .json(&user_json(10_000 + run))
             .to_json()
@@ -162,7 +170,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
     .await?;
     row("create", "1 write", &[("PutItem", 1)], "", measured);
 
-    let measured = measure(&env, runs, |run| async move {
+    let measured = measure(&env, WARMUP, runs, |run| async move {
         let event = Event::new("POST", "/users")
             .json(&user_json(20_000 + run))
             .header("idempotency-key", &format!("bench-{run}"))
@@ -184,7 +192,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
         .await
         .map_err(|e| e.to_string())?;
     let get_event = Event::user("GET", &gavin.to_string()).to_json().to_string();
-    let measured = measure(&env, runs, |_| {
+    let measured = measure(&env, WARMUP, runs, |_| {
         let event = get_event.clone();
         async move { invoke(&event, 200, |r| shared::api::get_user(app, r)).await }
     })
@@ -197,7 +205,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
         measured,
     );
 
-    let measured = measure(&env, runs, |run| {
+    let measured = measure(&env, WARMUP, runs, |run| {
         let event = Event::user("PATCH", &gavin.to_string())
             .json(&json!({"middleName": format!("M{run}")}))
             .to_json()
@@ -258,7 +266,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
             event = event.query(k, v);
         }
         let event = event.to_json().to_string();
-        let measured = measure(&env, runs, |_| {
+        let measured = measure(&env, WARMUP, runs, |_| {
             let event = event.clone();
             async move { invoke(&event, 200, |r| shared::api::search_users(app, r)).await }
         })
@@ -282,7 +290,7 @@ pub async fn work(runs: usize) -> Result<Vec<Work>, String> {
         let event = Event::user("DELETE", &user.to_string())
             .to_json()
             .to_string();
-        let measured = measure(&env, 1, |_| {
+        let measured = measure(&env, 0, 1, |_| {
             let event = event.clone();
             async move { invoke(&event, 204, |r| shared::api::delete_user(app, r)).await }
         })
