@@ -24,7 +24,7 @@ seed:
 
 # Release builds, arm64 zips, criterion, then request counts, handler
 # overhead, cold starts, delete throughput and costs into docs/PERFORMANCE.md.
-# About 40 minutes from a cold target/. RUNS (default 20) sets repetitions.
+# About an hour from a cold target/ on 2 cores. RUNS (default 20) sets repetitions.
 bench:
 	@bash infra/scripts/bench.sh
 

@@ -500,6 +500,6 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(d);
     }
-    let _ = writeln!(d, "Reproduce with `make bench` (about 40 minutes from a cold `target/`, most of it the two release builds).");
+    let _ = writeln!(d, "Reproduce with `make bench` (about an hour from a cold `target/` on 2 cores: the two release builds, then about 15 minutes of measuring).");
     d
 }
