@@ -135,11 +135,19 @@ try {
   await page.locator("#list-status", { hasText: "No users match “Nobodyhere”." }).waitFor();
   assert.equal(await page.locator("#users-body tr").count(), 0);
 
-  step("the list, newest first");
+  step("the list, newest first, a page at a time");
   await search.fill("");
-  await page.locator("#list-status", { hasText: /^\d+ users?\./ }).waitFor();
+  await page.locator("#list-status", { hasText: "25 users, more below." }).waitFor();
   const emails = await page.locator("#users-body tr td:nth-child(2)").allTextContents();
+  assert.equal(emails.length, 25);
   assert.equal(emails[0], EMAIL, `the newest user is first: ${emails.join(", ")}`);
+  assert.equal(emails[1], "gavin@hooli.com");
+  await page.getByRole("button", { name: "Load more", exact: true }).click();
+  await page.locator("#list-status", { hasText: "28 users." }).waitFor();
+  assert.ok(await page.locator("#load-more").isHidden(), "no more pages");
+  const all = await page.locator("#users-body tr td:nth-child(2)").allTextContents();
+  assert.equal(new Set(all).size, 28, "every user once");
+  assert.equal(all[27], "filler0@example.com", "the oldest last");
   await page.screenshot({ path: join(ARTIFACTS, "users-list.png"), clip: { x: 0, y: 0, width: 1280, height: 400 } });
 
   step("detail: every field, and the financial data of a user who has some");
@@ -219,7 +227,7 @@ try {
 
   step("usable on a narrow screen");
   await search.fill("");
-  await page.locator("#list-status", { hasText: /^\d+ users?\./ }).waitFor();
+  await page.locator("#list-status", { hasText: "25 users, more below." }).waitFor();
   await page.setViewportSize({ width: 375, height: 760 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `no sideways scrolling on a phone (overflow ${overflow}px)`);

@@ -33,7 +33,20 @@ async fn the_dashboard_in_a_real_browser() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
     env.app.store.add_api_key(&key, "e2e").await.unwrap();
-    // A user with financial data, for the detail view.
+    // Older users enough to need a second page (the API's default page is 25).
+    for n in 0..26u8 {
+        let last = format!(
+            "Filler{}{}",
+            (b'a' + n / 26) as char,
+            (b'a' + n % 26) as char
+        );
+        let body = serde_json::json!({"email": format!("filler{n}@example.com"), "mobile": format!("+614{:08}", 90_000_000 + u32::from(n)), "firstName": "Pat", "lastName": last});
+        let reply = Reply::from(
+            api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
+        );
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+    }
+    // The newest user, with financial data, for the detail view.
     let gavin = Reply::from(
         api::create_user(
             &env.app,
