@@ -70,30 +70,19 @@ impl Store {
     /// One strongly consistent Query of the profile, connections and accounts
     /// (every sort key below `TXN#`): no transaction is read.
     pub async fn user_overview(&self, id: &UserId) -> Result<Overview, ApiError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk < :txn")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", s(keys::user_pk(id)))
-                .expression_attribute_values(":txn", s(keys::TRANSACTION_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(CAPACITY)
-                .send()
-                .await?;
-            self.meter.record(output.consumed_capacity());
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk AND #sk < :txn")
+                    .expression_attribute_names("#pk", keys::PK)
+                    .expression_attribute_names("#sk", keys::SK)
+                    .expression_attribute_values(":pk", s(keys::user_pk(id)))
+                    .expression_attribute_values(":txn", s(keys::TRANSACTION_PREFIX))
+                    .consistent_read(true),
+            )
+            .await?;
         let mut user = None;
         let mut connections = Vec::new();
         let mut accounts = Vec::new();
@@ -370,33 +359,24 @@ impl Store {
         let mut deletes = Vec::new();
         for account in overview.accounts.iter().filter(|a| &a.connection == id) {
             let prefix = keys::txn_account_prefix(account.id.as_str());
-            let mut start = None;
-            loop {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(TXN_BY_ACCOUNT.name)
-                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                    .expression_attribute_names("#pk", keys::PK)
-                    .expression_attribute_names("#sk", TXN_BY_ACCOUNT.sk)
-                    .expression_attribute_names("#table_sk", keys::SK)
-                    .expression_attribute_values(":pk", s(keys::user_pk(user)))
-                    .expression_attribute_values(":prefix", s(prefix.clone()))
-                    .projection_expression("#pk, #table_sk")
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .return_consumed_capacity(CAPACITY)
-                    .send()
-                    .await?;
-                self.meter.record(output.consumed_capacity());
-                for item in output.items.unwrap_or_default() {
-                    deletes.push(delete_request(key(user, text(&item, keys::SK).to_owned()))?);
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
+            let transactions = self
+                .query_all(
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(TXN_BY_ACCOUNT.name)
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                        .expression_attribute_names("#pk", keys::PK)
+                        .expression_attribute_names("#sk", TXN_BY_ACCOUNT.sk)
+                        .expression_attribute_names("#table_sk", keys::SK)
+                        .expression_attribute_values(":pk", s(keys::user_pk(user)))
+                        .expression_attribute_values(":prefix", s(prefix))
+                        .projection_expression("#pk, #table_sk")
+                        .consistent_read(true),
+                )
+                .await?;
+            for item in transactions {
+                deletes.push(delete_request(key(user, text(&item, keys::SK).to_owned()))?);
             }
             deletes.push(delete_request(key(
                 user,

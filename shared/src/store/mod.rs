@@ -15,8 +15,11 @@ pub use meter::CapacityMeter;
 pub use search::SearchPage;
 pub use users::{DeleteProgress, Item, ProfileItem, DELETED_AT};
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;
+
+use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -45,6 +48,26 @@ impl Store {
     /// Capacity units consumed by this store's requests so far.
     pub fn meter(&self) -> &CapacityMeter {
         &self.meter
+    }
+
+    /// Every item `query` matches, page after page, each page's capacity recorded.
+    async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await?;
+            self.meter.record(output.consumed_capacity());
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 }
 
