@@ -136,6 +136,24 @@ impl TestEnv {
     pub fn client(&self) -> &Client {
         self.app.store.client()
     }
+
+    /// The environment a function binary needs to serve this test's table,
+    /// with this test's secrets.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        let config = &self.app.config;
+        let mut vars = vec![
+            ("TABLE_NAME", self.table.clone()),
+            ("DYNAMODB_ENDPOINT", endpoint()),
+            (
+                "TOKEN_SECRET",
+                String::from_utf8_lossy(TOKEN_SECRET).into_owned(),
+            ),
+        ];
+        if let Some(key) = &config.cursor_key {
+            vars.push(("CURSOR_KEY", String::from_utf8_lossy(key).into_owned()));
+        }
+        vars
+    }
 }
 
 /// Each test's table goes when the test ends: DynamoDB Local slows down badly

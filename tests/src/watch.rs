@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+use crate::TestEnv;
+
 /// A running `cargo lambda watch`, stopped (with its whole process group) on drop.
 pub struct Watch {
     child: Child,
@@ -20,10 +22,13 @@ fn free_port() -> u16 {
 }
 
 impl Watch {
-    pub async fn start(env: &[(&str, String)]) -> Self {
+    /// Serves every function on the test's table, with its secrets.
+    pub async fn serve(env: &TestEnv) -> Self {
         let port = free_port();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let vars = env
+        let mut vars = env.function_env();
+        vars.push(("RUST_LOG", "warn".into()));
+        let vars = vars
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -61,6 +66,15 @@ impl Watch {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         watch
+    }
+
+    /// A client patient enough for the first request to each function,
+    /// which compiles it.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(900))
+            .build()
+            .expect("an HTTP client")
     }
 }
 

@@ -62,21 +62,8 @@ async fn the_dashboard_in_a_real_browser() {
         .await
         .unwrap();
 
-    let watch = Watch::start(&[
-        ("TABLE_NAME", env.table.clone()),
-        ("DYNAMODB_ENDPOINT", tests::endpoint()),
-        (
-            "TOKEN_SECRET",
-            String::from_utf8(tests::TOKEN_SECRET.to_vec()).unwrap(),
-        ),
-        ("CURSOR_KEY", "dashboard-e2e-cursor-key".into()),
-        ("RUST_LOG", "warn".into()),
-    ])
-    .await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(900))
-        .build()
-        .unwrap();
+    let watch = Watch::serve(&env).await;
+    let http = watch.http();
     for (method, path) in ROUTES {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let answer = http

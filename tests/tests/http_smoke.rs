@@ -1,8 +1,6 @@
 //! Create, get, a nested route, and delete over real HTTP through `cargo lambda watch`, with the
 //! router from Cargo.toml mapping paths to functions.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use tests::watch::Watch;
 use tests::TestEnv;
@@ -12,21 +10,8 @@ async fn create_get_delete_over_http() {
     let env = TestEnv::new().await;
     let key = shared::auth::ApiKey::generate();
     env.app.store.add_api_key(&key, "smoke").await.unwrap();
-    let watch = Watch::start(&[
-        ("TABLE_NAME", env.table.clone()),
-        ("DYNAMODB_ENDPOINT", tests::endpoint()),
-        (
-            "TOKEN_SECRET",
-            String::from_utf8(tests::TOKEN_SECRET.to_vec()).unwrap(),
-        ),
-        ("RUST_LOG", "warn".into()),
-    ])
-    .await;
-    // The first request to each function compiles it: allow for that.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(900))
-        .build()
-        .unwrap();
+    let watch = Watch::serve(&env).await;
+    let http = watch.http();
 
     let issued = http
         .post(format!("{}/token", watch.base_url))

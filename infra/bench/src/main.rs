@@ -194,27 +194,23 @@ pub struct ColdRow {
 async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
     let env = TestEnv::new().await;
     let f = fixtures(&env).await?;
-    let vars: Vec<(String, String)> = [
-        ("TABLE_NAME", env.table.clone()),
-        ("DYNAMODB_ENDPOINT", tests::endpoint()),
-        (
-            "TOKEN_SECRET",
-            String::from_utf8_lossy(tests::TOKEN_SECRET).into_owned(),
-        ),
-        ("CURSOR_KEY", "bench-cursor-key-0123456789".into()),
-        ("RUST_LOG", "info".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "local".into()),
-        ("AWS_SECRET_ACCESS_KEY", "local".into()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "bench".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    // The function's own settings, then what Lambda sets for every function.
+    let vars: Vec<(String, String)> = env
+        .function_env()
+        .into_iter()
+        .chain([
+            ("RUST_LOG", "info".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "bench".into()),
+        ])
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     let mut rows = Vec::new();
     let mut names = vec!["hello-lambda".to_owned()];
     names.extend(functions());
