@@ -22,23 +22,29 @@ async fn create_user(env: &TestEnv) -> String {
     reply.id()
 }
 
-fn child(method: &str, user: &str, rest: &str, params: &[(&str, &str)]) -> Event {
-    let mut event = Event::user(method, user).path(&format!("/users/{user}{rest}"));
-    for (k, v) in params {
-        event = event.path_parameter(k, v);
-    }
-    event
+fn child(method: &str, user: &str, rest: &str) -> Event {
+    Event::user(method, user).path(&format!("/users/{user}{rest}"))
+}
+
+/// `/users/{user}/{collection}/{id}`, with its record id path parameter.
+fn record(method: &str, user: &str, collection: &str, id: &str) -> Event {
+    let param = match collection {
+        "connections" => "connectionId",
+        "accounts" => "accountId",
+        _ => "transactionId",
+    };
+    child(method, user, &format!("/{collection}/{id}")).path_parameter(param, id)
 }
 
 async fn ingest(env: &TestEnv, user: &str, body: &Value) -> Reply {
-    let event = child("POST", user, "/connections", &[]).json(body);
+    let event = child("POST", user, "/connections").json(body);
     Reply::from(api::ingest_connection(&env.app, event.request()).await)
 }
 
 async fn transactions(env: &TestEnv, user: &str, query: &[(&str, &str)]) -> Reply {
     let event = query
         .iter()
-        .fold(child("GET", user, "/transactions", &[]), |e, (k, v)| {
+        .fold(child("GET", user, "/transactions"), |e, (k, v)| {
             e.query(k, v)
         });
     Reply::from(api::list_transactions(&env.app, event.request()).await)
@@ -67,15 +73,14 @@ async fn ingest_then_list_then_the_user_shows_counts() {
     );
 
     let connections = Reply::from(
-        api::list_connections(&env.app, child("GET", &user, "/connections", &[]).request()).await,
+        api::list_connections(&env.app, child("GET", &user, "/connections").request()).await,
     );
     assert_eq!(connections.status, 200);
     assert_eq!(connections.body["type"], "list");
     assert_eq!(connections.body["count"], 2);
 
-    let accounts = Reply::from(
-        api::list_accounts(&env.app, child("GET", &user, "/accounts", &[]).request()).await,
-    );
+    let accounts =
+        Reply::from(api::list_accounts(&env.app, child("GET", &user, "/accounts").request()).await);
     assert_eq!(accounts.body["count"], 3);
     let account = &accounts.body["data"][0];
     assert_eq!(account["type"], "account");
@@ -91,13 +96,7 @@ async fn ingest_then_list_then_the_user_shows_counts() {
     let one = Reply::from(
         api::get_account(
             &env.app,
-            child(
-                "GET",
-                &user,
-                "/accounts/acc-1-1",
-                &[("accountId", "acc-1-1")],
-            )
-            .request(),
+            record("GET", &user, "accounts", "acc-1-1").request(),
         )
         .await,
     );
@@ -108,13 +107,7 @@ async fn ingest_then_list_then_the_user_shows_counts() {
     let connection = Reply::from(
         api::get_connection(
             &env.app,
-            child(
-                "GET",
-                &user,
-                "/connections/conn-2",
-                &[("connectionId", "conn-2")],
-            )
-            .request(),
+            record("GET", &user, "connections", "conn-2").request(),
         )
         .await,
     );
@@ -258,13 +251,7 @@ async fn transactions_page_newest_first_and_filter() {
     let one = Reply::from(
         api::get_transaction(
             &env.app,
-            child(
-                "GET",
-                &user,
-                "/transactions/txn-1-7",
-                &[("transactionId", "txn-1-7")],
-            )
-            .request(),
+            record("GET", &user, "transactions", "txn-1-7").request(),
         )
         .await,
     );
@@ -299,13 +286,7 @@ async fn deleting_a_connection_cascades_to_its_accounts_and_transactions() {
     let deleted = Reply::from(
         api::delete_connection(
             &env.app,
-            child(
-                "DELETE",
-                &user,
-                "/connections/conn-1",
-                &[("connectionId", "conn-1")],
-            )
-            .request(),
+            record("DELETE", &user, "connections", "conn-1").request(),
         )
         .await,
     );
@@ -322,13 +303,7 @@ async fn deleting_a_connection_cascades_to_its_accounts_and_transactions() {
     let again = Reply::from(
         api::delete_connection(
             &env.app,
-            child(
-                "DELETE",
-                &user,
-                "/connections/conn-1",
-                &[("connectionId", "conn-1")],
-            )
-            .request(),
+            record("DELETE", &user, "connections", "conn-1").request(),
         )
         .await,
     );
@@ -402,20 +377,13 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
         )
         .status,
         Reply::from(
-            api::list_connections(&env.app, child("GET", &user, "/connections", &[]).request())
-                .await,
+            api::list_connections(&env.app, child("GET", &user, "/connections").request()).await,
         )
         .status,
         Reply::from(
             api::get_connection(
                 &env.app,
-                child(
-                    "GET",
-                    &user,
-                    "/connections/conn-1",
-                    &[("connectionId", "conn-1")],
-                )
-                .request(),
+                record("GET", &user, "connections", "conn-1").request(),
             )
             .await,
         )
@@ -423,31 +391,17 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
         Reply::from(
             api::delete_connection(
                 &env.app,
-                child(
-                    "DELETE",
-                    &user,
-                    "/connections/conn-1",
-                    &[("connectionId", "conn-1")],
-                )
-                .request(),
+                record("DELETE", &user, "connections", "conn-1").request(),
             )
             .await,
         )
         .status,
-        Reply::from(
-            api::list_accounts(&env.app, child("GET", &user, "/accounts", &[]).request()).await,
-        )
-        .status,
+        Reply::from(api::list_accounts(&env.app, child("GET", &user, "/accounts").request()).await)
+            .status,
         Reply::from(
             api::get_account(
                 &env.app,
-                child(
-                    "GET",
-                    &user,
-                    "/accounts/acc-1-0",
-                    &[("accountId", "acc-1-0")],
-                )
-                .request(),
+                record("GET", &user, "accounts", "acc-1-0").request(),
             )
             .await,
         )
@@ -456,13 +410,7 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
         Reply::from(
             api::get_transaction(
                 &env.app,
-                child(
-                    "GET",
-                    &user,
-                    "/transactions/txn-1-1",
-                    &[("transactionId", "txn-1-1")],
-                )
-                .request(),
+                record("GET", &user, "transactions", "txn-1-1").request(),
             )
             .await,
         )
