@@ -37,8 +37,8 @@ static ASSETS: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
     FILES
         .iter()
         .map(|&(path, content_type, body)| {
-            let digest = Sha256::digest(body.as_bytes());
-            let etag = format!("\"{}\"", hex(&digest[..12]));
+            let digest = format!("{:x}", Sha256::digest(body.as_bytes()));
+            let etag = format!("\"{}\"", &digest[..24]);
             (
                 path,
                 Asset {
@@ -50,10 +50,6 @@ static ASSETS: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The asset at `path`; `/index.html` is the page too.
 pub fn asset(path: &str) -> Option<&'static Asset> {
