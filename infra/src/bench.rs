@@ -55,10 +55,7 @@ async fn keys_of(store: &Store, user: &UserId) -> Result<Vec<WriteRequest>, ApiE
             .send()
             .await?;
         for key in page.items.unwrap_or_default() {
-            let delete = DeleteRequest::builder()
-                .set_key(Some(key))
-                .build()
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let delete = DeleteRequest::builder().set_key(Some(key)).build()?;
             requests.push(WriteRequest::builder().delete_request(delete).build());
         }
         start = page.last_evaluated_key;
@@ -85,7 +82,7 @@ pub async fn delete_run(
         store.tombstone_user(&ours_user, None).await?;
         match store.purge_user(&ours_user, None, parallelism).await? {
             DeleteProgress::Done => Ok(started.elapsed()),
-            DeleteProgress::InProgress => Err(ApiError::Internal("the purge stopped early".into())),
+            DeleteProgress::InProgress => Err(ApiError::internal("the purge stopped early")),
         }
     };
     let time_bare = async {

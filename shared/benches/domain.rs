@@ -8,9 +8,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use lambda_http::{Body, Request};
 use serde_json::json;
+use shared::http::cursor::Cursor;
 use shared::http::request::{self, Context};
 use shared::http::views::UserView;
-use shared::search::{Cursor, Position};
+use shared::store::Position;
 use shared::user::{decode_create, UserId};
 
 const KEY: &[u8] = b"bench-cursor-key-0123456789abcdef";
@@ -50,7 +51,7 @@ fn benches(c: &mut Criterion) {
     let user = decode_create(body())
         .unwrap()
         .into_user(UserId::new(), "2026-11-27T00:00:00Z".into());
-    let ctx = Context::of(&request(&text));
+    let ctx = Context::of(&request(&text), None);
     c.bench_function("response: UserView to JSON", |b| {
         b.iter(|| serde_json::to_string(&UserView::new(black_box(&user), &ctx)).unwrap())
     });

@@ -8,11 +8,22 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::auth::TokenSigner;
+use crate::error::ApiError;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
+
+/// What a function needs from its configuration. Checked once, at cold
+/// start: a function that lacks what it needs does not start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `TOKEN_SECRET`, to check (or sign) access tokens.
+    pub tokens: bool,
+    /// `CURSOR_KEY`, to sign and check pagination cursors.
+    pub cursors: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,35 +32,66 @@ pub struct Config {
     pub delete_budget: Duration,
     /// How many BatchWriteItem calls a deletion keeps in flight.
     pub delete_parallelism: usize,
+    /// The base of the links in responses (`PUBLIC_BASE_URL`), when set.
+    pub public_base_url: Option<String>,
     /// Signs pagination cursors so that clients cannot forge them. Only the
     /// functions that page need it, so only they are given the secret.
     pub cursor_key: Option<Vec<u8>>,
     /// Signs and checks access tokens (`TOKEN_SECRET`, at least 32 bytes).
-    pub tokens: TokenSigner,
+    /// Only the functions that check tokens are given the secret.
+    pub tokens: Option<TokenSigner>,
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
         let table_name =
             std::env::var("TABLE_NAME").map_err(|_| ConfigError("TABLE_NAME is not set".into()))?;
         let delete_budget = Duration::from_millis(env_number("DELETE_BUDGET_MS", 20_000)?);
         let delete_parallelism = env_number("DELETE_PARALLELISM", 8)?.max(1) as usize;
+        let public_base_url = std::env::var("PUBLIC_BASE_URL")
+            .ok()
+            .map(|base| base.trim_end_matches('/').to_owned())
+            .filter(|base| !base.is_empty());
         let cursor_key = std::env::var("CURSOR_KEY").ok().map(String::into_bytes);
-        if cursor_key.as_ref().is_some_and(|key| key.len() < 16) {
-            return Err(ConfigError("CURSOR_KEY must be at least 16 bytes".into()));
+        match &cursor_key {
+            Some(key) if key.len() < 16 => {
+                return Err(ConfigError("CURSOR_KEY must be at least 16 bytes".into()))
+            }
+            None if needs.cursors => return Err(ConfigError("CURSOR_KEY is not set".into())),
+            _ => {}
         }
-        let token_secret = std::env::var("TOKEN_SECRET")
-            .map_err(|_| ConfigError("TOKEN_SECRET is not set".into()))?;
-        if token_secret.len() < 32 {
-            return Err(ConfigError("TOKEN_SECRET must be at least 32 bytes".into()));
-        }
+        let tokens = match std::env::var("TOKEN_SECRET") {
+            Ok(secret) if secret.len() < 32 => {
+                return Err(ConfigError("TOKEN_SECRET must be at least 32 bytes".into()))
+            }
+            Ok(secret) => Some(TokenSigner::new(secret.as_bytes())),
+            Err(_) if needs.tokens => return Err(ConfigError("TOKEN_SECRET is not set".into())),
+            Err(_) => None,
+        };
         Ok(Self {
             table_name,
             delete_budget,
             delete_parallelism,
+            public_base_url,
             cursor_key,
-            tokens: TokenSigner::new(token_secret.as_bytes()),
+            tokens,
         })
+    }
+
+    /// The token signer. Present in every function that checks tokens, since
+    /// such a function does not start without it.
+    pub fn tokens(&self) -> Result<&TokenSigner, ApiError> {
+        self.tokens
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("TOKEN_SECRET is not configured"))
+    }
+
+    /// The cursor key. Present in every function that pages, since such a
+    /// function does not start without it.
+    pub fn cursor_key(&self) -> Result<&[u8], ApiError> {
+        self.cursor_key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("CURSOR_KEY is not configured"))
     }
 }
 
@@ -77,8 +119,8 @@ impl App {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+    pub async fn from_env(needs: Needs) -> Result<Self, ConfigError> {
+        let config = Config::from_env(needs)?;
         Ok(Self::new(dynamodb_client().await, config))
     }
 }

@@ -1,14 +1,23 @@
 //! The one error type of the service. Every failure a handler can meet ends up
-//! here, and `http::errors` turns it into a Basiq error body in one place.
+//! here, and `http::errors` turns it into a Basiq error body in one place. The
+//! text of each variant is the `detail` the client reads, so an error says
+//! the same thing in a log line and in a response.
+
+use std::fmt;
 
 use aws_sdk_dynamodb::error::SdkError;
+
+use crate::user::UserRule;
+
+/// Any error, boxed, for the cause of an [`ApiError::Internal`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Where in the request a client error was found, as Basiq's `source` object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// A JSON pointer into the request body, such as `/email`.
     Pointer(String),
-    /// A query or path parameter, such as `limit`.
+    /// A query or path parameter, or a header, such as `limit`.
     Parameter(String),
 }
 
@@ -30,8 +39,12 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Every problem found in the request, so a form can mark all its fields at once.
-    #[error("{}", .0.first().map(|p| p.detail.as_str()).unwrap_or("bad request"))]
+    #[error("{}", .0.first().map_or("The request is not valid.", |p| p.detail.as_str()))]
     BadRequest(Vec<Problem>),
+
+    /// The update would break a rule that depends on the stored user.
+    #[error(transparent)]
+    Rule(#[from] UserRule),
 
     /// The body is not a JSON document we can read at all.
     #[error("{0}")]
@@ -44,10 +57,10 @@ pub enum ApiError {
     UnsupportedMediaType,
 
     #[error("{0}")]
-    NotFound(String),
+    NotFound(&'static str),
 
     /// No credentials at all.
-    #[error("No authorization was given.")]
+    #[error("You are not authorized to access this resource.")]
     Unauthorized,
 
     /// A token that is malformed or not signed by us.
@@ -63,20 +76,27 @@ pub enum ApiError {
     Forbidden(&'static str),
 
     /// An `Idempotency-Key` was used before with a different request.
-    #[error("This Idempotency-Key was used with a different request.")]
+    #[error(
+        "This Idempotency-Key was used within the last 24 hours with a different request body."
+    )]
     IdempotencyConflict,
 
     /// `If-Match` named a version that is no longer current.
-    #[error("The user has changed since it was read.")]
+    #[error("The user has changed since it was read. Fetch it again and retry.")]
     PreconditionFailed,
 
-    /// DynamoDB asked us to slow down and the SDK's retries ran out.
+    /// DynamoDB asked us to slow down and the retries ran out.
     #[error("Service Unavailable. Try again later.")]
     ServiceUnavailable,
 
-    /// Anything that is our fault, never the client's. The message is logged, not sent.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything that is our fault, never the client's. Logged with its cause,
+    /// never sent: the client reads only that it was us.
+    #[error("internal error: {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 /// Why a single value was rejected, before we know where in the request it was.
@@ -108,6 +128,7 @@ impl Invalid {
 }
 
 impl Problem {
+    /// A required body field that is missing.
     pub fn not_supplied(pointer: &str, detail: impl Into<String>) -> Self {
         Problem {
             kind: ProblemKind::NotSupplied,
@@ -115,9 +136,7 @@ impl Problem {
             detail: detail.into(),
         }
     }
-}
 
-impl Problem {
     /// A required query parameter or header that is missing.
     pub fn parameter_not_supplied(name: &str, detail: impl Into<String>) -> Self {
         Problem {
@@ -144,28 +163,92 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::NotFound("Resource not found.".to_owned())
+        Self::NotFound("Resource not found.")
+    }
+
+    /// Our fault, with no underlying error to keep.
+    pub fn internal(context: &'static str) -> Self {
+        Self::Internal {
+            context,
+            source: None,
+        }
+    }
+
+    /// Our fault, keeping what caused it.
+    pub fn internal_from(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Internal {
+            context,
+            source: Some(source.into()),
+        }
     }
 }
 
+/// DynamoDB's codes for "slow down": the SDK has already retried them.
+const THROTTLED: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
 impl<E, R> From<SdkError<E, R>> for ApiError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, R>) -> Self {
         let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
-        match code {
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded" => ApiError::ServiceUnavailable,
-            _ => ApiError::Internal(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string()),
+        if THROTTLED.contains(&code) {
+            return ApiError::ServiceUnavailable;
         }
+        ApiError::internal_from("dynamodb", err)
+    }
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for ApiError {
+    fn from(err: aws_sdk_dynamodb::error::BuildError) -> Self {
+        ApiError::internal_from("building a DynamoDB request", err)
     }
 }
 
 impl From<serde_dynamo::Error> for ApiError {
     fn from(err: serde_dynamo::Error) -> Self {
-        ApiError::Internal(format!("item mapping: {err}"))
+        ApiError::internal_from("mapping an item", err)
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        ApiError::internal_from("writing JSON", err)
+    }
+}
+
+/// An error with every cause after it, `a: b: c`, for log lines.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_keep_their_cause_for_the_log() {
+        let cause = serde_json::from_str::<u8>("x").unwrap_err();
+        let err = ApiError::from(cause);
+        let text = Chain(&err).to_string();
+        assert!(
+            text.starts_with("internal error: writing JSON: expected value"),
+            "{text}"
+        );
     }
 }

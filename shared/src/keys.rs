@@ -160,10 +160,13 @@ pub const LIST_SHARDS: u8 = 4;
 /// sorts below every printable character: "ann" + SEP comes before "anna".
 const NAME_SEPARATOR: char = '\u{1f}';
 
-pub fn email_key(email_folded: &str) -> String {
-    email_folded.to_owned()
+/// The `byEmail` partition of an email: the address lowercased, so that
+/// matching ignores case.
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
 }
 
+/// The `byMobile` partition of a mobile in its normalised form (`+` and digits).
 pub fn mobile_key(mobile: &str) -> String {
     mobile.to_owned()
 }

@@ -1,20 +1,45 @@
-//! The users domain shared by every Lambda function: validated types, table
-//! keys, the DynamoDB store, HTTP mapping and the handlers themselves.
+//! The users service, shared by every Lambda function. Four layers, each
+//! using only those above it:
+//!
+//! - **Domain**: what a user, a search and a financial record are, and the
+//!   rules they keep. [`user`] (validated values, [`user::UserRule`]),
+//!   [`finance`] (connections, accounts, transactions, ingest), [`search`]
+//!   (what a search asks for), [`filter`] (Basiq's filter syntax), [`fold`],
+//!   [`clock`], [`idempotency`] (keys and request digests), [`error`].
+//! - **Storage**: [`keys`] declares every key template and index, and
+//!   [`store`] is the only code that talks to DynamoDB: typed answers in,
+//!   typed answers out, never an attribute name or an expression outside it.
+//! - **Edge**: [`http`] reads API Gateway requests and writes responses,
+//!   turning every error into a Basiq body in one place; [`auth`] checks
+//!   tokens; [`api`] holds one handler per route and [`stream`] the handlers
+//!   of the table's stream; [`routes`] is the route table.
+//! - **Runtime**: [`lambda`] is what each function's `main` calls,
+//!   [`config`] is read once at cold start, [`telemetry`] writes the logs.
 
-pub mod api;
-pub mod auth;
+// Domain
 pub mod clock;
-pub mod config;
-pub mod dashboard;
 pub mod error;
+pub mod filter;
 pub mod finance;
 pub mod fold;
-pub mod http;
 pub mod idempotency;
-pub mod keys;
 pub mod search;
-pub mod store;
-pub mod telemetry;
 pub mod user;
+
+// Storage
+pub mod keys;
+pub mod store;
+
+// Edge
+pub mod api;
+pub mod auth;
+pub mod http;
+pub mod routes;
+pub mod stream;
+
+// Runtime
+pub mod config;
+pub mod lambda;
+pub mod telemetry;
 
 pub use config::App;

@@ -44,6 +44,12 @@ impl Event {
         event
     }
 
+    /// The route key API Gateway matched, such as `GET /users/{userId}`.
+    pub fn route_key(mut self, key: &str) -> Self {
+        self.route = key.to_owned();
+        self
+    }
+
     /// Another path under the same route family, such as `/users/{id}/accounts`.
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.to_owned();

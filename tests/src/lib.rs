@@ -2,6 +2,7 @@
 //! a client that counts its requests, real API Gateway v2 events, and the
 //! Basiq schemas to validate responses against.
 
+pub mod api;
 pub mod contract;
 pub mod events;
 pub mod watch;
@@ -121,8 +122,9 @@ impl TestEnv {
             table_name: table.clone(),
             delete_budget: Duration::from_secs(20),
             delete_parallelism: 8,
+            public_base_url: None,
             cursor_key: Some(b"test-cursor-key-0123456789abcdef".to_vec()),
-            tokens: shared::auth::TokenSigner::new(TOKEN_SECRET),
+            tokens: Some(shared::auth::TokenSigner::new(TOKEN_SECRET)),
         };
         adjust(&mut config);
         requests.clear();
@@ -135,6 +137,11 @@ impl TestEnv {
 
     pub fn client(&self) -> &Client {
         self.app.store.client()
+    }
+
+    /// The API of this test's app, one method per route.
+    pub fn api(&self) -> api::TestApi<'_> {
+        api::TestApi::new(&self.app)
     }
 
     /// The environment a function binary needs to serve this test's table,

@@ -3,10 +3,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
-use shared::api;
 use shared::auth::{ApiKey, Scope};
+use shared::routes::Route;
 use shared::user::UserId;
-use tests::events::{Event, Reply};
+use tests::events::Event;
 use tests::TestEnv;
 
 fn token_request(key: Option<&str>, body: &str) -> Event {
@@ -29,25 +29,25 @@ async fn an_api_key_buys_a_token_that_works() {
     let stored = env.item_count().await;
     assert_eq!(stored, 1);
 
-    let reply = Reply::from(
-        api::issue_token(
-            &env.app,
-            token_request(Some(key.expose()), "scope=SERVER_ACCESS").request(),
+    let reply = env
+        .api()
+        .call(
+            Route::IssueToken,
+            token_request(Some(key.expose()), "scope=SERVER_ACCESS"),
         )
-        .await,
-    );
+        .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["token_type"], "Bearer");
     assert_eq!(reply.body["expires_in"], 3600);
     tests::contract::assert_matches("TokenPostResponse", &reply.body);
     let token = reply.body["access_token"].as_str().unwrap();
-    let search = Reply::from(
-        api::search_users(
-            &env.app,
-            Event::new("GET", "/users").bearer(token).request(),
+    let search = env
+        .api()
+        .call(
+            Route::SearchUsers,
+            Event::new("GET", "/users").bearer(token),
         )
-        .await,
-    );
+        .await;
     assert_eq!(search.status, 200);
 
     // The table holds the key's digest only.
@@ -123,25 +123,25 @@ async fn bad_token_requests_are_refused() {
         ),
     ];
     for (event, status, code) in cases {
-        let reply = Reply::from(api::issue_token(&env.app, event.request()).await);
+        let reply = env.api().call(Route::IssueToken, event).await;
         assert_eq!(reply.status, status, "{:#}", reply.body);
         assert_eq!(reply.error().0, code);
     }
     // A wrong key and a missing one read the same: nothing tells them apart.
-    let wrong = Reply::from(
-        api::issue_token(
-            &env.app,
-            token_request(Some("wrong"), "scope=SERVER_ACCESS").request(),
+    let wrong = env
+        .api()
+        .call(
+            Route::IssueToken,
+            token_request(Some("wrong"), "scope=SERVER_ACCESS"),
         )
-        .await,
-    );
-    let missing = Reply::from(
-        api::issue_token(
-            &env.app,
-            token_request(None, "scope=SERVER_ACCESS").request(),
+        .await;
+    let missing = env
+        .api()
+        .call(
+            Route::IssueToken,
+            token_request(None, "scope=SERVER_ACCESS"),
         )
-        .await,
-    );
+        .await;
     assert_eq!(wrong.body["data"], missing.body["data"]);
 }
 
@@ -163,46 +163,24 @@ async fn every_endpoint_checks_its_token() {
     );
     let id = UserId::new().to_string();
 
-    type Handler = fn(
-        &'static shared::App,
-        lambda_http::Request,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + '_>,
-    >;
-    let app: &'static shared::App = Box::leak(Box::new(env.app.clone()));
-    let handlers: Vec<(&str, Handler, Event)> = vec![
+    let handlers: Vec<(Route, Event)> = vec![
         (
-            "create",
-            |a, r| Box::pin(api::create_user(a, r)),
+            Route::CreateUser,
             Event::new("POST", "/users").json(&json!({"email": "a@b.co"})),
         ),
+        (Route::GetUser, Event::user("GET", &id)),
         (
-            "get",
-            |a, r| Box::pin(api::get_user(a, r)),
-            Event::user("GET", &id),
-        ),
-        (
-            "update",
-            |a, r| Box::pin(api::update_user(a, r)),
+            Route::UpdateUser,
             Event::user("PATCH", &id).json(&json!({"firstName": "X"})),
         ),
+        (Route::DeleteUser, Event::user("DELETE", &id)),
+        (Route::SearchUsers, Event::new("GET", "/users")),
         (
-            "delete",
-            |a, r| Box::pin(api::delete_user(a, r)),
-            Event::user("DELETE", &id),
-        ),
-        (
-            "search",
-            |a, r| Box::pin(api::search_users(a, r)),
-            Event::new("GET", "/users"),
-        ),
-        (
-            "transactions",
-            |a, r| Box::pin(api::list_transactions(a, r)),
+            Route::ListTransactions,
             Event::user("GET", &id).path(&format!("/users/{id}/transactions")),
         ),
     ];
-    for (name, handler, event) in handlers {
+    for (route, event) in handlers {
         let cases = [
             (event.clone().without_auth(), 401, "unauthorized-access"),
             (
@@ -233,9 +211,9 @@ async fn every_endpoint_checks_its_token() {
             (event.clone().bearer(&expired), 403, "access-denied"),
         ];
         for (event, status, code) in cases {
-            let reply = Reply::from(handler(app, event.request()).await);
-            assert_eq!(reply.status, status, "{name}: {:#}", reply.body);
-            assert_eq!(reply.error().0, code, "{name}");
+            let reply = env.api().call(route, event).await;
+            assert_eq!(reply.status, status, "{route:?}: {:#}", reply.body);
+            assert_eq!(reply.error().0, code, "{route:?}");
             if code == "access-denied" {
                 assert_eq!(reply.body["data"][0]["detail"], "Token has expired");
             }
@@ -252,49 +230,53 @@ async fn every_endpoint_checks_its_token() {
 async fn client_tokens_read_their_own_user_only() {
     let env = TestEnv::new().await;
     let create = |email: &str| Event::new("POST", "/users").json(&json!({"email": email}));
-    let mine = Reply::from(api::create_user(&env.app, create("me@b.co").request()).await).id();
-    let theirs = Reply::from(api::create_user(&env.app, create("them@b.co").request()).await).id();
+    let mine = env
+        .api()
+        .call(Route::CreateUser, create("me@b.co"))
+        .await
+        .id();
+    let theirs = env
+        .api()
+        .call(Route::CreateUser, create("them@b.co"))
+        .await
+        .id();
     let client = tests::token(Scope::ClientAccess, Some(UserId::parse(&mine).unwrap()));
 
     let get = |id: &str| Event::user("GET", id).bearer(&client);
-    assert_eq!(
-        Reply::from(api::get_user(&env.app, get(&mine).request()).await).status,
-        200
-    );
-    let other = Reply::from(api::get_user(&env.app, get(&theirs).request()).await);
+    assert_eq!(env.api().call(Route::GetUser, get(&mine)).await.status, 200);
+    let other = env.api().call(Route::GetUser, get(&theirs)).await;
     assert_eq!(other.status, 403);
     assert_eq!(other.error().0, "forbidden-access");
     let own_transactions = get(&mine).path(&format!("/users/{mine}/transactions"));
     assert_eq!(
-        Reply::from(api::list_transactions(&env.app, own_transactions.request()).await).status,
+        env.api()
+            .call(Route::ListTransactions, own_transactions)
+            .await
+            .status,
         200
     );
     let own_accounts = get(&mine).path(&format!("/users/{mine}/accounts"));
     assert_eq!(
-        Reply::from(api::list_accounts(&env.app, own_accounts.request()).await).status,
+        env.api()
+            .call(Route::ListAccounts, own_accounts)
+            .await
+            .status,
         200
     );
 
     let write = Event::user("PATCH", &mine)
         .json(&json!({"firstName": "Me"}))
         .bearer(&client);
-    assert_eq!(
-        Reply::from(api::update_user(&env.app, write.request()).await).status,
-        403
-    );
+    assert_eq!(env.api().call(Route::UpdateUser, write).await.status, 403);
     let search = Event::new("GET", "/users").bearer(&client);
-    assert_eq!(
-        Reply::from(api::search_users(&env.app, search.request()).await).status,
-        403
-    );
+    assert_eq!(env.api().call(Route::SearchUsers, search).await.status, 403);
     let delete = Event::user("DELETE", &mine).bearer(&client);
+    assert_eq!(env.api().call(Route::DeleteUser, delete).await.status, 403);
     assert_eq!(
-        Reply::from(api::delete_user(&env.app, delete.request()).await).status,
-        403
-    );
-    assert_eq!(
-        Reply::from(api::get_user(&env.app, Event::user("GET", &mine).request()).await).body
-            ["firstName"],
+        env.api()
+            .call(Route::GetUser, Event::user("GET", &mine))
+            .await
+            .body["firstName"],
         "",
         "the refused update changed nothing"
     );

@@ -1,24 +1,17 @@
 //! Optimistic concurrency: ETag from `version`, If-Match on update and delete.
 
 use serde_json::{json, Value};
-use shared::api;
+use shared::routes::Route;
+use tests::api::gavin;
 use tests::events::{Event, Reply};
 use tests::TestEnv;
-
-async fn create(env: &TestEnv) -> String {
-    let body = json!({"email": "gavin@hooli.com", "firstName": "Gavin"});
-    Reply::from(
-        api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
-    )
-    .id()
-}
 
 async fn update(env: &TestEnv, id: &str, if_match: Option<&str>, body: Value) -> Reply {
     let mut event = Event::user("PATCH", id).json(&body);
     if let Some(tag) = if_match {
         event = event.header("if-match", tag);
     }
-    Reply::from(api::update_user(&env.app, event.request()).await)
+    env.api().call(Route::UpdateUser, event).await
 }
 
 fn etag(reply: &Reply) -> String {
@@ -28,8 +21,8 @@ fn etag(reply: &Reply) -> String {
 #[tokio::test]
 async fn etags_follow_versions_and_if_match_guards_writes() {
     let env = TestEnv::new().await;
-    let id = create(&env).await;
-    let fetched = Reply::from(api::get_user(&env.app, Event::user("GET", &id).request()).await);
+    let id = env.api().new_user(&gavin()).await;
+    let fetched = env.api().get_user(&id).await;
     assert_eq!(etag(&fetched), "\"1\"");
 
     let updated = update(&env, &id, Some("\"1\""), json!({"firstName": "Richard"})).await;
@@ -39,7 +32,7 @@ async fn etags_follow_versions_and_if_match_guards_writes() {
     let stale = update(&env, &id, Some("\"1\""), json!({"firstName": "Stale"})).await;
     assert_eq!(stale.status, 412);
     assert_eq!(stale.error().0, "precondition-failed");
-    let now = Reply::from(api::get_user(&env.app, Event::user("GET", &id).request()).await);
+    let now = env.api().get_user(&id).await;
     assert_eq!(now.body["firstName"], "Richard", "a 412 changes nothing");
     assert_eq!(etag(&now), "\"2\"");
 
@@ -66,30 +59,15 @@ async fn etags_follow_versions_and_if_match_guards_writes() {
     assert_eq!(garbage.status, 400);
     assert_eq!(garbage.body["data"][0]["source"]["parameter"], "If-Match");
 
-    let stale_delete = Reply::from(
-        api::delete_user(
-            &env.app,
-            Event::user("DELETE", &id)
-                .header("if-match", "\"2\"")
-                .request(),
-        )
-        .await,
-    );
+    let delete_if = |tag: &str| Event::user("DELETE", &id).header("if-match", tag);
+    let stale_delete = env.api().call(Route::DeleteUser, delete_if("\"2\"")).await;
     assert_eq!(stale_delete.status, 412);
     assert_eq!(
-        Reply::from(api::get_user(&env.app, Event::user("GET", &id).request()).await).status,
+        env.api().get_user(&id).await.status,
         200,
         "a 412 deletes nothing"
     );
-    let delete = Reply::from(
-        api::delete_user(
-            &env.app,
-            Event::user("DELETE", &id)
-                .header("if-match", "\"5\"")
-                .request(),
-        )
-        .await,
-    );
+    let delete = env.api().call(Route::DeleteUser, delete_if("\"5\"")).await;
     assert_eq!(delete.status, 204);
     let unknown = update(&env, &id, Some("\"5\""), json!({"lastName": "L"})).await;
     assert_eq!(
@@ -101,7 +79,7 @@ async fn etags_follow_versions_and_if_match_guards_writes() {
 #[tokio::test]
 async fn twenty_racing_updates_with_one_etag_have_one_winner() {
     let env = TestEnv::new().await;
-    let id = create(&env).await;
+    let id = env.api().new_user(&gavin()).await;
     let updates = (0..20).map(|n| {
         let env = &env;
         let id = id.clone();
@@ -128,6 +106,6 @@ async fn twenty_racing_updates_with_one_etag_have_one_winner() {
         19,
         "{statuses:?}"
     );
-    let user = Reply::from(api::get_user(&env.app, Event::user("GET", &id).request()).await);
+    let user = env.api().get_user(&id).await;
     assert_eq!(etag(&user), "\"2\"");
 }

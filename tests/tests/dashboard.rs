@@ -2,7 +2,6 @@
 //! it serves, and the headers that keep the page locked down.
 
 use lambda_http::{Body, Response};
-use shared::api;
 use tests::events::{Event, Reply};
 
 fn text(response: &Response<Body>) -> &str {
@@ -18,7 +17,7 @@ fn get(path: &str) -> Event {
 
 #[tokio::test]
 async fn the_page_is_served_without_a_token_under_a_strict_policy() {
-    let response = api::dashboard(get("/").request()).await;
+    let response = functions::dashboard::handle(get("/").request()).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers();
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
@@ -40,17 +39,22 @@ async fn assets_carry_their_types_and_revalidate_by_etag() {
         ("/assets/app.css", "text/css; charset=utf-8"),
         ("/assets/favicon.svg", "image/svg+xml"),
     ] {
-        let first = api::dashboard(get(path).path_parameter("asset", &path[8..]).request()).await;
+        let first =
+            functions::dashboard::handle(get(path).path_parameter("asset", &path[8..]).request())
+                .await;
         assert_eq!(first.status(), 200, "{path}");
         assert_eq!(first.headers()["content-type"], content_type, "{path}");
         assert!(!text(&first).is_empty());
         let etag = first.headers()["etag"].to_str().unwrap().to_owned();
 
-        let again = api::dashboard(get(path).header("if-none-match", &etag).request()).await;
+        let again =
+            functions::dashboard::handle(get(path).header("if-none-match", &etag).request()).await;
         assert_eq!(again.status(), 304, "{path}");
         assert!(matches!(again.body(), Body::Empty));
 
-        let stale = api::dashboard(get(path).header("if-none-match", "\"old\"").request()).await;
+        let stale =
+            functions::dashboard::handle(get(path).header("if-none-match", "\"old\"").request())
+                .await;
         assert_eq!(stale.status(), 200, "{path}");
     }
 }
@@ -58,7 +62,7 @@ async fn assets_carry_their_types_and_revalidate_by_etag() {
 #[tokio::test]
 async fn an_unknown_asset_is_a_basiq_not_found() {
     for path in ["/assets/secrets.env", "/assets/../Cargo.toml", "/nope"] {
-        let reply = Reply::from(api::dashboard(get(path).request()).await);
+        let reply = Reply::from(functions::dashboard::handle(get(path).request()).await);
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(reply.error().0, "resource-not-found", "{path}");
     }
@@ -66,7 +70,9 @@ async fn an_unknown_asset_is_a_basiq_not_found() {
 
 #[tokio::test]
 async fn only_reads_are_served() {
-    let reply = Reply::from(api::dashboard(Event::new("POST", "/").without_auth().request()).await);
+    let reply = Reply::from(
+        functions::dashboard::handle(Event::new("POST", "/").without_auth().request()).await,
+    );
     assert_eq!(reply.status, 404);
     assert_eq!(reply.error().0, "resource-not-found");
 }

@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use shared::api;
 use shared::auth::ApiKey;
 use shared::user::UserId;
-use tests::events::{Event, Reply};
 use tests::watch::Watch;
 use tests::TestEnv;
 
@@ -41,23 +39,14 @@ async fn the_dashboard_in_a_real_browser() {
             (b'a' + n % 26) as char
         );
         let body = serde_json::json!({"email": format!("filler{n}@example.com"), "mobile": format!("+614{:08}", 90_000_000 + u32::from(n)), "firstName": "Pat", "lastName": last});
-        let reply = Reply::from(
-            api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
-        );
-        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        env.api().new_user(&body).await;
     }
     // The newest user, with financial data, for the detail view.
-    let gavin = Reply::from(
-        api::create_user(
-            &env.app,
-            Event::new("POST", "/users")
-                .json(&serde_json::json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}))
-                .request(),
-        )
-        .await,
-    );
-    assert_eq!(gavin.status, 201, "{:#}", gavin.body);
-    let gavin = UserId::parse(&gavin.id()).unwrap();
+    let gavin = env
+        .api()
+        .new_user(&serde_json::json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}))
+        .await;
+    let gavin = UserId::parse(&gavin).unwrap();
     infra::seed::fill_user(&env.app.store, &gavin, 0, 30, 4)
         .await
         .unwrap();

@@ -7,59 +7,20 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use infra::seed::{connection_body, fill_user};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use shared::api;
 use shared::store::DeleteProgress;
 use shared::user::UserId;
-use tests::events::{Event, Reply};
+use tests::api::gavin;
 use tests::TestEnv;
-
-async fn create_user(env: &TestEnv) -> String {
-    let body = json!({"email": "gavin@hooli.com", "firstName": "Gavin", "lastName": "Belson"});
-    let reply = Reply::from(
-        api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
-    );
-    assert_eq!(reply.status, 201);
-    reply.id()
-}
-
-fn child(method: &str, user: &str, rest: &str) -> Event {
-    Event::user(method, user).path(&format!("/users/{user}{rest}"))
-}
-
-/// `/users/{user}/{collection}/{id}`, with its record id path parameter.
-fn record(method: &str, user: &str, collection: &str, id: &str) -> Event {
-    let param = match collection {
-        "connections" => "connectionId",
-        "accounts" => "accountId",
-        _ => "transactionId",
-    };
-    child(method, user, &format!("/{collection}/{id}")).path_parameter(param, id)
-}
-
-async fn ingest(env: &TestEnv, user: &str, body: &Value) -> Reply {
-    let event = child("POST", user, "/connections").json(body);
-    Reply::from(api::ingest_connection(&env.app, event.request()).await)
-}
-
-async fn transactions(env: &TestEnv, user: &str, query: &[(&str, &str)]) -> Reply {
-    let event = query
-        .iter()
-        .fold(child("GET", user, "/transactions"), |e, (k, v)| {
-            e.query(k, v)
-        });
-    Reply::from(api::list_transactions(&env.app, event.request()).await)
-}
-
-async fn get_user(env: &TestEnv, user: &str) -> Reply {
-    Reply::from(api::get_user(&env.app, Event::user("GET", user).request()).await)
-}
 
 #[tokio::test]
 async fn ingest_then_list_then_the_user_shows_counts() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
 
-    let created = ingest(&env, &user, &connection_body(1, 2, 30)).await;
+    let created = env
+        .api()
+        .ingest_connection(&user, &connection_body(1, 2, 30))
+        .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_eq!(created.body["type"], "connection");
     assert_eq!(created.body["id"], "conn-1");
@@ -68,19 +29,19 @@ async fn ingest_then_list_then_the_user_shows_counts() {
         "Pied Piper Credit Union"
     );
     assert_eq!(
-        ingest(&env, &user, &connection_body(2, 1, 5)).await.status,
+        env.api()
+            .ingest_connection(&user, &connection_body(2, 1, 5))
+            .await
+            .status,
         201
     );
 
-    let connections = Reply::from(
-        api::list_connections(&env.app, child("GET", &user, "/connections").request()).await,
-    );
+    let connections = env.api().list_connections(&user).await;
     assert_eq!(connections.status, 200);
     assert_eq!(connections.body["type"], "list");
     assert_eq!(connections.body["count"], 2);
 
-    let accounts =
-        Reply::from(api::list_accounts(&env.app, child("GET", &user, "/accounts").request()).await);
+    let accounts = env.api().list_accounts(&user).await;
     assert_eq!(accounts.body["count"], 3);
     let account = &accounts.body["data"][0];
     assert_eq!(account["type"], "account");
@@ -93,29 +54,17 @@ async fn ingest_then_list_then_the_user_shows_counts() {
         "masked: {account}"
     );
 
-    let one = Reply::from(
-        api::get_account(
-            &env.app,
-            record("GET", &user, "accounts", "acc-1-1").request(),
-        )
-        .await,
-    );
+    let one = env.api().get_account(&user, "acc-1-1").await;
     assert_eq!(one.status, 200);
     assert_eq!(one.body["connection"], "conn-1");
     assert_eq!(one.body["class"]["type"], "savings");
 
-    let connection = Reply::from(
-        api::get_connection(
-            &env.app,
-            record("GET", &user, "connections", "conn-2").request(),
-        )
-        .await,
-    );
+    let connection = env.api().get_connection(&user, "conn-2").await;
     assert_eq!(connection.status, 200);
     assert_eq!(connection.body["status"], "active");
 
     env.requests.clear();
-    let fetched = get_user(&env, &user).await;
+    let fetched = env.api().get_user(&user).await;
     assert_eq!(fetched.status, 200);
     assert_eq!(
         env.requests.operations(),
@@ -135,16 +84,20 @@ async fn ingest_then_list_then_the_user_shows_counts() {
 #[tokio::test]
 async fn get_user_reads_no_transactions() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
-    ingest(&env, &user, &connection_body(1, 2, 0)).await;
+    let user = env.api().new_user(&gavin()).await;
+    env.api()
+        .ingest_connection(&user, &connection_body(1, 2, 0))
+        .await;
     env.app.store.meter().reset();
-    get_user(&env, &user).await;
+    env.api().get_user(&user).await;
     let without = env.app.store.meter().read_units();
 
-    ingest(&env, &user, &connection_body(1, 2, 2_000)).await;
+    env.api()
+        .ingest_connection(&user, &connection_body(1, 2, 2_000))
+        .await;
     env.app.store.meter().reset();
     env.requests.clear();
-    let fetched = get_user(&env, &user).await;
+    let fetched = env.api().get_user(&user).await;
     let with = env.app.store.meter().read_units();
     assert_eq!(fetched.body["accounts"]["count"], 2);
     assert_eq!(env.requests.operations(), ["Query"]);
@@ -159,17 +112,18 @@ async fn get_user_reads_no_transactions() {
 #[tokio::test]
 async fn transactions_page_newest_first_and_filter() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
     // 120 transactions, 7 hours apart going back from 2026-11-01T09:30Z, alternating two accounts.
     assert_eq!(
-        ingest(&env, &user, &connection_body(1, 2, 120))
+        env.api()
+            .ingest_connection(&user, &connection_body(1, 2, 120))
             .await
             .status,
         201
     );
 
     let mut seen = Vec::new();
-    let mut reply = transactions(&env, &user, &[("limit", "50")]).await;
+    let mut reply = env.api().list_transactions(&user, &[("limit", "50")]).await;
     loop {
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         for t in reply.body["data"].as_array().unwrap() {
@@ -188,7 +142,10 @@ async fn transactions_page_newest_first_and_filter() {
             .unwrap()
             .1
             .into_owned();
-        reply = transactions(&env, &user, &[("limit", "50"), ("next", &cursor)]).await;
+        reply = env
+            .api()
+            .list_transactions(&user, &[("limit", "50"), ("next", &cursor)])
+            .await;
     }
     assert_eq!(seen.len(), 120);
     assert!(
@@ -196,12 +153,13 @@ async fn transactions_page_newest_first_and_filter() {
         "newest first, no repeats"
     );
 
-    let account = transactions(
-        &env,
-        &user,
-        &[("filter", "account.id.eq('acc-1-1')"), ("limit", "500")],
-    )
-    .await;
+    let account = env
+        .api()
+        .list_transactions(
+            &user,
+            &[("filter", "account.id.eq('acc-1-1')"), ("limit", "500")],
+        )
+        .await;
     assert_eq!(account.body["count"], 60);
     assert!(account.body["data"]
         .as_array()
@@ -210,51 +168,49 @@ async fn transactions_page_newest_first_and_filter() {
         .all(|t| t["account"] == "acc-1-1"));
 
     // 7-hour steps: 2026-10-31 holds the transactions at 16:30, 09:30 and 02:30.
-    let day = transactions(
-        &env,
-        &user,
-        &[(
-            "filter",
-            "transaction.postDate.bt('2026-10-31','2026-10-31')",
-        )],
-    )
-    .await;
+    let day = env
+        .api()
+        .list_transactions(
+            &user,
+            &[(
+                "filter",
+                "transaction.postDate.bt('2026-10-31','2026-10-31')",
+            )],
+        )
+        .await;
     assert_eq!(day.body["count"], 3, "{:#}", day.body);
-    let after = transactions(
-        &env,
-        &user,
-        &[("filter", "transaction.postDate.gt('2026-10-31')")],
-    )
-    .await;
+    let after = env
+        .api()
+        .list_transactions(
+            &user,
+            &[("filter", "transaction.postDate.gt('2026-10-31')")],
+        )
+        .await;
     assert_eq!(after.body["count"], 2, "the two on 2026-11-01");
-    let before = transactions(
-        &env,
-        &user,
-        &[
-            ("filter", "transaction.postDate.lt('2026-10-31T02:30:00Z')"),
-            ("limit", "500"),
-        ],
-    )
-    .await;
+    let before = env
+        .api()
+        .list_transactions(
+            &user,
+            &[
+                ("filter", "transaction.postDate.lt('2026-10-31T02:30:00Z')"),
+                ("limit", "500"),
+            ],
+        )
+        .await;
     assert_eq!(before.body["count"], 115);
-    let both = transactions(
-        &env,
-        &user,
-        &[(
-            "filter",
-            "account.id.eq('acc-1-0'),transaction.postDate.bt('2026-10-31','2026-11-01')",
-        )],
-    )
-    .await;
+    let both = env
+        .api()
+        .list_transactions(
+            &user,
+            &[(
+                "filter",
+                "account.id.eq('acc-1-0'),transaction.postDate.bt('2026-10-31','2026-11-01')",
+            )],
+        )
+        .await;
     assert_eq!(both.body["count"], 3, "{:#}", both.body);
 
-    let one = Reply::from(
-        api::get_transaction(
-            &env.app,
-            record("GET", &user, "transactions", "txn-1-7").request(),
-        )
-        .await,
-    );
+    let one = env.api().get_transaction(&user, "txn-1-7").await;
     assert_eq!(one.status, 200);
     assert_eq!(one.body["description"], "Refund");
     assert_eq!(one.body["amount"], "25.99");
@@ -268,7 +224,7 @@ async fn transactions_page_newest_first_and_filter() {
         ("next", "forged"),
         ("sort", "x"),
     ] {
-        let reply = transactions(&env, &user, &[(name, value)]).await;
+        let reply = env.api().list_transactions(&user, &[(name, value)]).await;
         assert_eq!(reply.status, 400, "{name}={value}");
         assert_eq!(reply.body["data"][0]["source"]["parameter"], name);
     }
@@ -277,43 +233,38 @@ async fn transactions_page_newest_first_and_filter() {
 #[tokio::test]
 async fn deleting_a_connection_cascades_to_its_accounts_and_transactions() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
-    ingest(&env, &user, &connection_body(1, 2, 100)).await;
-    ingest(&env, &user, &connection_body(2, 1, 40)).await;
+    let user = env.api().new_user(&gavin()).await;
+    env.api()
+        .ingest_connection(&user, &connection_body(1, 2, 100))
+        .await;
+    env.api()
+        .ingest_connection(&user, &connection_body(2, 1, 40))
+        .await;
     // profile + 2 connections + 3 accounts + 140 transactions
     assert_eq!(env.partition_count(&user).await, 146);
 
-    let deleted = Reply::from(
-        api::delete_connection(
-            &env.app,
-            record("DELETE", &user, "connections", "conn-1").request(),
-        )
-        .await,
-    );
+    let deleted = env.api().delete_connection(&user, "conn-1").await;
     assert_eq!(deleted.status, 204);
     assert_eq!(env.partition_count(&user).await, 1 + 1 + 1 + 40);
-    let fetched = get_user(&env, &user).await;
+    let fetched = env.api().get_user(&user).await;
     assert_eq!(fetched.body["connections"]["count"], 1);
     assert_eq!(fetched.body["accounts"]["count"], 1);
     assert_eq!(
-        transactions(&env, &user, &[("limit", "500")]).await.body["count"],
+        env.api()
+            .list_transactions(&user, &[("limit", "500")])
+            .await
+            .body["count"],
         40
     );
 
-    let again = Reply::from(
-        api::delete_connection(
-            &env.app,
-            record("DELETE", &user, "connections", "conn-1").request(),
-        )
-        .await,
-    );
+    let again = env.api().delete_connection(&user, "conn-1").await;
     assert_eq!(again.status, 404);
 }
 
 #[tokio::test]
 async fn bad_ingests_are_refused_and_write_nothing() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
     let valid = connection_body(1, 1, 3);
     let mut cases: Vec<(Value, u16, &str)> = Vec::new();
     let mut float_money = valid.clone();
@@ -338,14 +289,17 @@ async fn bad_ingests_are_refused_and_write_nothing() {
 
     let before = env.item_count().await;
     for (body, status, pointer) in cases {
-        let reply = ingest(&env, &user, &body).await;
+        let reply = env.api().ingest_connection(&user, &body).await;
         assert_eq!(reply.status, status, "{pointer}: {:#}", reply.body);
         assert_eq!(reply.pointer(), pointer);
     }
     assert_eq!(env.item_count().await, before);
 
     let unknown = UserId::new().to_string();
-    assert_eq!(ingest(&env, &unknown, &valid).await.status, 404);
+    assert_eq!(
+        env.api().ingest_connection(&unknown, &valid).await.status,
+        404
+    );
     assert_eq!(
         env.item_count().await,
         before,
@@ -356,8 +310,10 @@ async fn bad_ingests_are_refused_and_write_nothing() {
 #[tokio::test]
 async fn a_tombstoned_user_is_gone_from_every_endpoint() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
-    ingest(&env, &user, &connection_body(1, 1, 10)).await;
+    let user = env.api().new_user(&gavin()).await;
+    env.api()
+        .ingest_connection(&user, &connection_body(1, 1, 10))
+        .await;
     env.app
         .store
         .tombstone_user(&UserId::parse(&user).unwrap(), None)
@@ -365,57 +321,22 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
         .unwrap();
 
     let statuses = [
-        get_user(&env, &user).await.status,
-        Reply::from(
-            api::update_user(
-                &env.app,
-                Event::user("PATCH", &user)
-                    .json(&json!({"firstName": "X"}))
-                    .request(),
-            )
-            .await,
-        )
-        .status,
-        Reply::from(
-            api::list_connections(&env.app, child("GET", &user, "/connections").request()).await,
-        )
-        .status,
-        Reply::from(
-            api::get_connection(
-                &env.app,
-                record("GET", &user, "connections", "conn-1").request(),
-            )
-            .await,
-        )
-        .status,
-        Reply::from(
-            api::delete_connection(
-                &env.app,
-                record("DELETE", &user, "connections", "conn-1").request(),
-            )
-            .await,
-        )
-        .status,
-        Reply::from(api::list_accounts(&env.app, child("GET", &user, "/accounts").request()).await)
+        env.api().get_user(&user).await.status,
+        env.api()
+            .update_user("PATCH", &user, &json!({"firstName": "X"}))
+            .await
             .status,
-        Reply::from(
-            api::get_account(
-                &env.app,
-                record("GET", &user, "accounts", "acc-1-0").request(),
-            )
-            .await,
-        )
-        .status,
-        transactions(&env, &user, &[]).await.status,
-        Reply::from(
-            api::get_transaction(
-                &env.app,
-                record("GET", &user, "transactions", "txn-1-1").request(),
-            )
-            .await,
-        )
-        .status,
-        ingest(&env, &user, &connection_body(2, 1, 1)).await.status,
+        env.api().list_connections(&user).await.status,
+        env.api().get_connection(&user, "conn-1").await.status,
+        env.api().delete_connection(&user, "conn-1").await.status,
+        env.api().list_accounts(&user).await.status,
+        env.api().get_account(&user, "acc-1-0").await.status,
+        env.api().list_transactions(&user, &[]).await.status,
+        env.api().get_transaction(&user, "txn-1-1").await.status,
+        env.api()
+            .ingest_connection(&user, &connection_body(2, 1, 1))
+            .await
+            .status,
     ];
     assert_eq!(statuses, [404; 10]);
 }
@@ -423,7 +344,7 @@ async fn a_tombstoned_user_is_gone_from_every_endpoint() {
 #[tokio::test]
 async fn deleting_a_user_with_10000_items_leaves_nothing() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
     let id = UserId::parse(&user).unwrap();
     fill_user(&env.app.store, &id, 0, 9_994, 16).await.unwrap();
     // profile + 2 connections + 4 accounts + 9,994 transactions
@@ -431,8 +352,7 @@ async fn deleting_a_user_with_10000_items_leaves_nothing() {
 
     env.requests.clear();
     let started = Instant::now();
-    let reply =
-        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    let reply = env.api().delete_user(&user).await;
     let elapsed = started.elapsed();
     assert_eq!(reply.status, 204, "{:#}", reply.body);
     println!("deleted 10,001 items in {elapsed:?}");
@@ -442,13 +362,13 @@ async fn deleting_a_user_with_10000_items_leaves_nothing() {
         400,
         "⌈10,000/25⌉ batches"
     );
-    assert_eq!(get_user(&env, &user).await.status, 404);
+    assert_eq!(env.api().get_user(&user).await.status, 404);
 }
 
 #[tokio::test]
 async fn an_interrupted_purge_completes_when_run_again() {
     let env = TestEnv::new().await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
     let id = UserId::parse(&user).unwrap();
     fill_user(&env.app.store, &id, 0, 5_000, 16).await.unwrap();
     env.app.store.tombstone_user(&id, None).await.unwrap();
@@ -466,8 +386,7 @@ async fn an_interrupted_purge_completes_when_run_again() {
     assert_eq!(left, 5_004 - 24, "part-way: {left} items left");
 
     // A repeated DELETE resumes (and may itself run out of budget: 202 or 204).
-    let reply =
-        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    let reply = env.api().delete_user(&user).await;
     assert!(matches!(reply.status, 202 | 204), "{}", reply.status);
     let progress = env.app.store.purge_user(&id, None, 8).await.unwrap();
     assert_eq!(progress, DeleteProgress::Done);
@@ -502,17 +421,16 @@ fn stream_event(user: &str) -> StreamEvent {
 #[tokio::test]
 async fn the_purge_function_finishes_a_deletion_from_the_stream() {
     let env = TestEnv::with(|c| c.delete_budget = Duration::ZERO).await;
-    let user = create_user(&env).await;
+    let user = env.api().new_user(&gavin()).await;
     let id = UserId::parse(&user).unwrap();
     fill_user(&env.app.store, &id, 0, 2_000, 16).await.unwrap();
 
-    let reply =
-        Reply::from(api::delete_user(&env.app, Event::user("DELETE", &user).request()).await);
+    let reply = env.api().delete_user(&user).await;
     assert_eq!(
         reply.status, 202,
         "a budget of zero deletes one page and hands over"
     );
-    assert_eq!(get_user(&env, &user).await.status, 404);
+    assert_eq!(env.api().get_user(&user).await.status, 404);
     assert!(env.partition_count(&user).await > 1_000);
 
     let mut context = lambda_runtime::Context::default();
@@ -521,23 +439,23 @@ async fn the_purge_function_finishes_a_deletion_from_the_stream() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    api::purge_users(&env.app, LambdaEvent::new(stream_event(&user), context))
+    shared::stream::purge_users(&env.app, LambdaEvent::new(stream_event(&user), context))
         .await
         .expect("the purge finishes");
     assert_eq!(env.partition_count(&user).await, 0);
 
     // Records that are not tombstones are ignored.
-    let other = create_user(&env).await;
+    let other = env.api().new_user(&gavin()).await;
     let mut not_a_tombstone = stream_event(&other);
     not_a_tombstone.records[0]
         .change
         .new_image
         .remove("deletedAt");
-    api::purge_users(
+    shared::stream::purge_users(
         &env.app,
         LambdaEvent::new(not_a_tombstone, lambda_runtime::Context::default()),
     )
     .await
     .unwrap();
-    assert_eq!(get_user(&env, &other).await.status, 200);
+    assert_eq!(env.api().get_user(&other).await.status, 200);
 }

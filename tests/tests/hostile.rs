@@ -4,46 +4,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use infra::seed::connection_body;
-use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use shared::api;
 use shared::auth::Scope;
-use shared::App;
-use tests::events::{Event, Reply};
+use shared::routes::Route;
+use tests::events::Event;
 use tests::TestEnv;
-
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Token,
-    Create,
-    Get,
-    Update,
-    Delete,
-    Search,
-    Ingest,
-    ListConnections,
-    GetConnection,
-    DeleteConnection,
-    ListTransactions,
-    GetTransaction,
-}
-
-async fn call(app: &App, op: Op, req: Request) -> Response<Body> {
-    match op {
-        Op::Token => api::issue_token(app, req).await,
-        Op::Create => api::create_user(app, req).await,
-        Op::Get => api::get_user(app, req).await,
-        Op::Update => api::update_user(app, req).await,
-        Op::Delete => api::delete_user(app, req).await,
-        Op::Search => api::search_users(app, req).await,
-        Op::Ingest => api::ingest_connection(app, req).await,
-        Op::ListConnections => api::list_connections(app, req).await,
-        Op::GetConnection => api::get_connection(app, req).await,
-        Op::DeleteConnection => api::delete_connection(app, req).await,
-        Op::ListTransactions => api::list_transactions(app, req).await,
-        Op::GetTransaction => api::get_transaction(app, req).await,
-    }
-}
 
 fn user_event(method: &str, user: &str, rest: &str) -> Event {
     Event::user(method, user).path(&format!("/users/{user}{rest}"))
@@ -58,24 +23,19 @@ fn with_name(field: &str, value: &str) -> Value {
 #[tokio::test]
 async fn hostile_input_is_refused_and_changes_nothing() {
     let env = TestEnv::new().await;
-    let created = Reply::from(
-        api::create_user(
-            &env.app,
-            Event::new("POST", "/users")
-                .json(&json!({"email": "target@example.com", "firstName": "Target"}))
-                .request(),
-        )
-        .await,
-    );
-    let user = created.id();
-    let ingest = user_event("POST", &user, "/connections").json(&connection_body(1, 1, 20));
+    let api = env.api();
+    let user = api
+        .new_user(&json!({"email": "target@example.com", "firstName": "Target"}))
+        .await;
     assert_eq!(
-        Reply::from(api::ingest_connection(&env.app, ingest.request()).await).status,
+        api.ingest_connection(&user, &connection_body(1, 1, 20))
+            .await
+            .status,
         201
     );
 
-    let mut cases: Vec<(String, Op, Event)> = Vec::new();
-    let mut add = |name: String, op: Op, event: Event| cases.push((name, op, event));
+    let mut cases: Vec<(String, Route, Event)> = Vec::new();
+    let mut add = |name: String, route: Route, event: Event| cases.push((name, route, event));
 
     // Malformed, nested, duplicated, oversized and non-UTF-8 bodies, on every writing endpoint.
     let deep_arrays = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
@@ -132,17 +92,17 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     for (name, bytes) in &malformed {
         add(
             format!("create: {name}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users").binary_body(bytes),
         );
         add(
             format!("update: {name}"),
-            Op::Update,
+            Route::UpdateUser,
             Event::user("PATCH", &user).binary_body(bytes),
         );
         add(
             format!("ingest: {name}"),
-            Op::Ingest,
+            Route::IngestConnection,
             user_event("POST", &user, "/connections").binary_body(bytes),
         );
     }
@@ -168,12 +128,12 @@ async fn hostile_input_is_refused_and_changes_nothing() {
         let field = ["firstName", "middleName", "lastName", "businessName"][i % 4];
         add(
             format!("name {name:?} in {field}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users").json(&with_name(field, name)),
         );
         add(
             format!("rename to {name:?}"),
-            Op::Update,
+            Route::UpdateUser,
             Event::user("PATCH", &user).json(&json!({"lastName": name})),
         );
     }
@@ -189,38 +149,38 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     for value in injections {
         add(
             format!("email {value:?}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users").json(&json!({"email": value})),
         );
         add(
             format!("mobile {value:?}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users").json(&json!({"mobile": value})),
         );
-        add(format!("businessIdNo {value:?}"), Op::Create, Event::new("POST", "/users").json(&json!({"email": "a@b.co", "businessName": "B", "businessIdNoType": "ABN", "businessIdNo": value})));
+        add(format!("businessIdNo {value:?}"), Route::CreateUser, Event::new("POST", "/users").json(&json!({"email": "a@b.co", "businessName": "B", "businessIdNoType": "ABN", "businessIdNo": value})));
         add(
             format!("filter id {value:?}"),
-            Op::Search,
+            Route::SearchUsers,
             Event::new("GET", "/users").query("filter", &format!("user.id.eq('{value}')")),
         );
         add(
             format!("filter raw {value:?}"),
-            Op::Search,
+            Route::SearchUsers,
             Event::new("GET", "/users").query("filter", value),
         );
         add(
             format!("search mobile {value:?}"),
-            Op::Search,
+            Route::SearchUsers,
             Event::new("GET", "/users").query("mobile", value),
         );
         add(
             format!("transactions filter {value:?}"),
-            Op::ListTransactions,
+            Route::ListTransactions,
             user_event("GET", &user, "/transactions").query("filter", value),
         );
         add(
             format!("account filter {value:?}"),
-            Op::ListTransactions,
+            Route::ListTransactions,
             user_event("GET", &user, "/transactions")
                 .query("filter", &format!("account.id.eq('{value}')")),
         );
@@ -243,37 +203,37 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     for id in ids {
         add(
             format!("get user {id:.20}"),
-            Op::Get,
+            Route::GetUser,
             Event::user("GET", id),
         );
         add(
             format!("update user {id:.20}"),
-            Op::Update,
+            Route::UpdateUser,
             Event::user("PATCH", id).json(&json!({"firstName": "X"})),
         );
         add(
             format!("delete user {id:.20}"),
-            Op::Delete,
+            Route::DeleteUser,
             Event::user("DELETE", id),
         );
         add(
             format!("connections of {id:.20}"),
-            Op::ListConnections,
+            Route::ListConnections,
             Event::user("GET", id),
         );
         add(
             format!("connection {id:.20}"),
-            Op::GetConnection,
+            Route::GetConnection,
             user_event("GET", &user, "/connections/x").path_parameter("connectionId", id),
         );
         add(
             format!("delete connection {id:.20}"),
-            Op::DeleteConnection,
+            Route::DeleteConnection,
             user_event("DELETE", &user, "/connections/x").path_parameter("connectionId", id),
         );
         add(
             format!("transaction {id:.20}"),
-            Op::GetTransaction,
+            Route::GetTransaction,
             user_event("GET", &user, "/transactions/x").path_parameter("transactionId", id),
         );
     }
@@ -287,21 +247,21 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     ] {
         add(
             format!("create as {content_type}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users")
                 .raw_body(r#"{"email":"a@b.co"}"#)
                 .header("content-type", content_type),
         );
         add(
             format!("update as {content_type}"),
-            Op::Update,
+            Route::UpdateUser,
             Event::user("PATCH", &user)
                 .raw_body(r#"{"firstName":"X"}"#)
                 .header("content-type", content_type),
         );
         add(
             format!("ingest as {content_type}"),
-            Op::Ingest,
+            Route::IngestConnection,
             user_event("POST", &user, "/connections")
                 .raw_body("{}")
                 .header("content-type", content_type),
@@ -310,20 +270,12 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     let oversize_ingest = connection_body(9, 1, 5_000).to_string().repeat(8);
     add(
         "ingest over 6 MB".into(),
-        Op::Ingest,
+        Route::IngestConnection,
         user_event("POST", &user, "/connections").raw_body(&oversize_ingest),
     );
 
     // Cursors: tampered, truncated, foreign, forged.
-    let page = Reply::from(
-        api::list_transactions(
-            &env.app,
-            user_event("GET", &user, "/transactions")
-                .query("limit", "5")
-                .request(),
-        )
-        .await,
-    );
+    let page = api.list_transactions(&user, &[("limit", "5")]).await;
     let next = page.body["links"]["next"]
         .as_str()
         .expect("a second page")
@@ -349,21 +301,21 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     for bad in &bad_cursors {
         add(
             format!("transactions cursor {bad:.16}"),
-            Op::ListTransactions,
+            Route::ListTransactions,
             user_event("GET", &user, "/transactions")
                 .query("limit", "5")
                 .query("next", bad),
         );
         add(
             format!("search cursor {bad:.16}"),
-            Op::Search,
+            Route::SearchUsers,
             Event::new("GET", "/users").query("next", bad),
         );
     }
     // The transactions cursor of one filter is foreign to another.
     add(
         "foreign cursor".into(),
-        Op::ListTransactions,
+        Route::ListTransactions,
         user_event("GET", &user, "/transactions")
             .query("filter", "account.id.eq('acc-1-0')")
             .query("next", &cursor),
@@ -397,25 +349,25 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     for token in &tokens {
         add(
             format!("create with {token:.12}"),
-            Op::Create,
+            Route::CreateUser,
             Event::new("POST", "/users")
                 .json(&json!({"email": "a@b.co"}))
                 .bearer(token),
         );
         add(
             format!("delete with {token:.12}"),
-            Op::Delete,
+            Route::DeleteUser,
             Event::user("DELETE", &user).bearer(token),
         );
         add(
             format!("read with {token:.12}"),
-            Op::ListTransactions,
+            Route::ListTransactions,
             user_event("GET", &user, "/transactions").bearer(token),
         );
     }
     add(
         "token with a key full of quotes".into(),
-        Op::Token,
+        Route::IssueToken,
         Event::new("POST", "/token")
             .without_auth()
             .header("authorization", "Basic ' OR 1=1 --")
@@ -425,8 +377,8 @@ async fn hostile_input_is_refused_and_changes_nothing() {
 
     let before = env.item_count().await;
     let total = cases.len();
-    for (name, op, event) in cases {
-        let reply = Reply::from(call(&env.app, op, event.request()).await);
+    for (name, route, event) in cases {
+        let reply = env.api().call(route, event).await;
         assert!(
             (400..500).contains(&reply.status),
             "{name}: {} {:#}",
@@ -467,36 +419,15 @@ async fn injection_looking_names_are_just_names() {
         "${jndi:ldap://x}",
         "<b>Bold</b>",
     ] {
-        let reply = Reply::from(
-            api::create_user(
-                &env.app,
-                Event::new("POST", "/users")
-                    .json(&json!({"email": "x@y.co", "lastName": name}))
-                    .request(),
-            )
-            .await,
-        );
+        let api = env.api();
+        let reply = api
+            .create_user(&json!({"email": "x@y.co", "lastName": name}))
+            .await;
         assert_eq!(reply.status, 201, "{name}");
         assert_eq!(reply.body["lastName"], name);
-        let found = Reply::from(
-            api::search_users(
-                &env.app,
-                Event::new("GET", "/users")
-                    .query("q", &reply.id())
-                    .request(),
-            )
-            .await,
-        );
+        let found = api.search_users(&[("q", &reply.id())]).await;
         assert_eq!(found.body["data"][0]["lastName"], name);
-        let searched = Reply::from(
-            api::search_users(
-                &env.app,
-                Event::new("GET", "/users")
-                    .query("lastName", name)
-                    .request(),
-            )
-            .await,
-        );
+        let searched = api.search_users(&[("lastName", name)]).await;
         assert_eq!(searched.status, 200, "{name}");
     }
 }

@@ -1,22 +1,23 @@
 //! Idempotency-Key on POST /users: a retried create never writes a second user.
 
 use serde_json::{json, Value};
-use shared::api;
+use shared::routes::Route;
 use tests::events::{Event, Reply};
 use tests::TestEnv;
 
-async fn create(env: &TestEnv, key: &str, body: &Value) -> Reply {
+/// A create with an `Idempotency-Key`.
+async fn create_with_key(env: &TestEnv, key: &str, body: &Value) -> Reply {
     let event = Event::new("POST", "/users")
         .json(body)
         .header("idempotency-key", key);
-    Reply::from(api::create_user(&env.app, event.request()).await)
+    env.api().call(Route::CreateUser, event).await
 }
 
 #[tokio::test]
 async fn the_same_key_and_body_get_the_same_answer_and_one_user() {
     let env = TestEnv::new().await;
     let body = json!({"email": "gavin@hooli.com", "firstName": "Gavin"});
-    let first = create(&env, "k-1", &body).await;
+    let first = create_with_key(&env, "k-1", &body).await;
     assert_eq!(first.status, 201);
     assert_eq!(
         env.requests.operations(),
@@ -28,7 +29,7 @@ async fn the_same_key_and_body_get_the_same_answer_and_one_user() {
     // The same document, keys in another order.
     let again: Value =
         serde_json::from_str(r#"{"firstName":"Gavin","email":"gavin@hooli.com"}"#).unwrap();
-    let second = create(&env, "k-1", &again).await;
+    let second = create_with_key(&env, "k-1", &again).await;
     assert_eq!(second.status, 201);
     assert_eq!(second.id(), first.id());
     assert_eq!(second.body, first.body);
@@ -39,7 +40,7 @@ async fn the_same_key_and_body_get_the_same_answer_and_one_user() {
         "one user and one idempotency record"
     );
 
-    let other_key = create(&env, "k-2", &body).await;
+    let other_key = create_with_key(&env, "k-2", &body).await;
     assert_eq!(other_key.status, 201);
     assert_ne!(other_key.id(), first.id());
 }
@@ -48,19 +49,19 @@ async fn the_same_key_and_body_get_the_same_answer_and_one_user() {
 async fn the_same_key_with_another_body_is_a_conflict() {
     let env = TestEnv::new().await;
     assert_eq!(
-        create(&env, "k-1", &json!({"email": "gavin@hooli.com"}))
+        create_with_key(&env, "k-1", &json!({"email": "gavin@hooli.com"}))
             .await
             .status,
         201
     );
     let before = env.item_count().await;
-    let reply = create(&env, "k-1", &json!({"email": "richard@piedpiper.com"})).await;
+    let reply = create_with_key(&env, "k-1", &json!({"email": "richard@piedpiper.com"})).await;
     assert_eq!(reply.status, 409);
     assert_eq!(reply.error().0, "idempotency-key-reused");
     assert_eq!(env.item_count().await, before, "nothing written");
 
     for bad in ["", "with space", &"k".repeat(256)] {
-        let reply = create(&env, bad, &json!({"email": "x@y.co"})).await;
+        let reply = create_with_key(&env, bad, &json!({"email": "x@y.co"})).await;
         assert_eq!(reply.status, 400, "{bad:?}");
         assert_eq!(
             reply.body["data"][0]["source"]["parameter"],
@@ -74,7 +75,7 @@ async fn the_same_key_with_another_body_is_a_conflict() {
 async fn twenty_concurrent_requests_with_one_key_create_one_user() {
     let env = TestEnv::new().await;
     let body = json!({"email": "gavin@hooli.com", "mobile": "+61410888666"});
-    let requests = (0..20).map(|_| create(&env, "same-key", &body));
+    let requests = (0..20).map(|_| create_with_key(&env, "same-key", &body));
     let replies = futures::future::join_all(requests).await;
     let ids: std::collections::HashSet<String> = replies
         .iter()
@@ -94,7 +95,7 @@ async fn twenty_concurrent_requests_with_one_key_create_one_user() {
 #[tokio::test]
 async fn a_retried_ingest_is_written_once() {
     let env = TestEnv::new().await;
-    let user = create(&env, "user-key", &json!({"email": "gavin@hooli.com"}))
+    let user = create_with_key(&env, "user-key", &json!({"email": "gavin@hooli.com"}))
         .await
         .id();
     let ingest = |key: &str, body: &Value| {
@@ -104,25 +105,27 @@ async fn a_retried_ingest_is_written_once() {
             .header("idempotency-key", key)
     };
     let body = infra::seed::connection_body(1, 1, 50);
-    let first =
-        Reply::from(api::ingest_connection(&env.app, ingest("ingest-1", &body).request()).await);
+    let api = env.api();
+    let first = api
+        .call(Route::IngestConnection, ingest("ingest-1", &body))
+        .await;
     assert_eq!(first.status, 201, "{:#}", first.body);
     let items = env.item_count().await;
 
-    let retry =
-        Reply::from(api::ingest_connection(&env.app, ingest("ingest-1", &body).request()).await);
+    let retry = api
+        .call(Route::IngestConnection, ingest("ingest-1", &body))
+        .await;
     assert_eq!(retry.status, 201);
     assert_eq!(retry.body, first.body);
     assert_eq!(retry.headers["idempotent-replayed"], "true");
     assert_eq!(env.item_count().await, items, "the retry wrote nothing");
 
-    let other = Reply::from(
-        api::ingest_connection(
-            &env.app,
-            ingest("ingest-1", &infra::seed::connection_body(2, 1, 5)).request(),
+    let other = api
+        .call(
+            Route::IngestConnection,
+            ingest("ingest-1", &infra::seed::connection_body(2, 1, 5)),
         )
-        .await,
-    );
+        .await;
     assert_eq!(other.status, 409);
     assert_eq!(env.item_count().await, items);
 }

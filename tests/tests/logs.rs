@@ -4,9 +4,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use shared::api;
 use shared::auth::ApiKey;
-use tests::events::{Event, Reply};
+use shared::routes::Route;
+use tests::events::Event;
 use tests::TestEnv;
 use tracing_subscriber::EnvFilter;
 
@@ -41,56 +41,35 @@ async fn logs_carry_the_correlation_id_and_no_personal_data() {
     let email = "secret.person@example.com";
     let mobile = "+61499111222";
     let (first, last) = ("Zebediah", "Quarrington");
-    let created = Reply::from(
-        api::create_user(
-            &env.app,
-            Event::new("POST", "/users")
-                .json(&json!({"email": email, "mobile": mobile, "firstName": first, "lastName": last}))
-                .request(),
-        )
-        .await,
-    );
-    let id = created.id();
-    for q in [email, mobile, first, &id] {
-        api::search_users(
-            &env.app,
-            Event::new("GET", "/users").query("q", q).request(),
+    let api = env.api();
+    let created = api
+        .create_user(
+            &json!({"email": email, "mobile": mobile, "firstName": first, "lastName": last}),
         )
         .await;
+    let id = created.id();
+    for q in [email, mobile, first, &id] {
+        api.search_users(&[("q", q)]).await;
     }
-    api::update_user(
-        &env.app,
-        Event::user("PATCH", &id)
-            .json(&json!({"lastName": "Quarrington-Smythe"}))
-            .request(),
-    )
-    .await;
-    let refused = Reply::from(
-        api::create_user(
-            &env.app,
-            Event::new("POST", "/users")
-                .json(&json!({"email": "not-an-email", "firstName": first}))
-                .request(),
-        )
-        .await,
-    );
+    api.update_user("PATCH", &id, &json!({"lastName": "Quarrington-Smythe"}))
+        .await;
+    let refused = api
+        .create_user(&json!({"email": "not-an-email", "firstName": first}))
+        .await;
     let key = ApiKey::generate();
     env.app.store.add_api_key(&key, "logs").await.unwrap();
-    let issued = Reply::from(
-        api::issue_token(
-            &env.app,
+    let issued = api
+        .issue_token(
             Event::new("POST", "/token")
                 .without_auth()
                 .header("authorization", &format!("Basic {}", key.expose()))
                 .header("basiq-version", "3.0")
-                .raw_body("scope=SERVER_ACCESS")
-                .request(),
+                .raw_body("scope=SERVER_ACCESS"),
         )
-        .await,
-    );
+        .await;
     let token = issued.body["access_token"].as_str().unwrap().to_owned();
     let bad_token = Event::new("GET", "/users").bearer(&format!("{token}x"));
-    api::search_users(&env.app, bad_token.request()).await;
+    api.call(Route::SearchUsers, bad_token).await;
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = text

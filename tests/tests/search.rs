@@ -5,25 +5,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shared::api;
 use shared::user::{decode_create, User, UserId};
-use tests::events::{Event, Reply};
+use tests::events::Reply;
 use tests::TestEnv;
-
-async fn create(env: &TestEnv, body: Value) -> String {
-    let reply = Reply::from(
-        api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
-    );
-    assert_eq!(reply.status, 201, "{:#}", reply.body);
-    reply.id()
-}
-
-async fn search(env: &TestEnv, params: &[(&str, &str)]) -> Reply {
-    let event = params
-        .iter()
-        .fold(Event::new("GET", "/users"), |e, (k, v)| e.query(k, v));
-    Reply::from(api::search_users(&env.app, event.request()).await)
-}
 
 fn ids(reply: &Reply) -> Vec<String> {
     reply.body["data"]
@@ -48,7 +32,7 @@ where
 }
 
 async fn finds(env: &TestEnv, params: &[(&str, &str)], expected: &[&String]) -> bool {
-    let reply = search(env, params).await;
+    let reply = env.api().search_users(params).await;
     assert_eq!(reply.status, 200, "{params:?}: {:#}", reply.body);
     let mut got = ids(&reply);
     let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
@@ -67,26 +51,22 @@ async fn assert_finds(env: &TestEnv, params: &[(&str, &str)], expected: &[&Strin
 #[tokio::test]
 async fn name_prefixes_ignore_case_and_accents() {
     let env = TestEnv::new().await;
-    let gavin = create(
-        &env,
-        json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}),
-    )
-    .await;
-    let gavriel = create(
-        &env,
-        json!({"email": "x@hooli.com", "firstName": "Gavriel", "lastName": "Xu"}),
-    )
-    .await;
-    let richard = create(
-        &env,
-        json!({"email": "r@hooli.com", "firstName": "Richard", "lastName": "Hendricks"}),
-    )
-    .await;
-    let jose = create(
-        &env,
-        json!({"email": "j@hooli.com", "firstName": "José", "lastName": "Núñez"}),
-    )
-    .await;
+    let gavin = env
+        .api()
+        .new_user(&json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}))
+        .await;
+    let gavriel = env
+        .api()
+        .new_user(&json!({"email": "x@hooli.com", "firstName": "Gavriel", "lastName": "Xu"}))
+        .await;
+    let richard = env
+        .api()
+        .new_user(&json!({"email": "r@hooli.com", "firstName": "Richard", "lastName": "Hendricks"}))
+        .await;
+    let jose = env
+        .api()
+        .new_user(&json!({"email": "j@hooli.com", "firstName": "José", "lastName": "Núñez"}))
+        .await;
 
     assert_finds(&env, &[("q", "gav")], &[&gavin, &gavriel]).await;
     assert_finds(&env, &[("q", "GAV")], &[&gavin, &gavriel]).await;
@@ -100,7 +80,7 @@ async fn name_prefixes_ignore_case_and_accents() {
     assert_finds(&env, &[("lastName", "Núñ")], &[&jose]).await;
     assert_finds(&env, &[("q", "zz")], &[]).await;
 
-    let reply = search(&env, &[("q", "gav")]).await;
+    let reply = env.api().search_users(&[("q", "gav")]).await;
     assert_eq!(reply.body["type"], "list");
     assert_eq!(reply.body["count"], 2);
     assert!(reply.body["links"]["next"].is_null(), "no next page");
@@ -124,23 +104,20 @@ async fn name_prefixes_ignore_case_and_accents() {
 #[tokio::test]
 async fn one_word_matches_either_name_once() {
     let env = TestEnv::new().await;
-    let both = create(
-        &env,
-        json!({"email": "a@b.co", "firstName": "Gav", "lastName": "Gavinson"}),
-    )
-    .await;
-    let first = create(
-        &env,
-        json!({"email": "b@b.co", "firstName": "Gavin", "lastName": "Belson"}),
-    )
-    .await;
-    let last = create(
-        &env,
-        json!({"email": "c@b.co", "firstName": "Peter", "lastName": "Gavrilov"}),
-    )
-    .await;
+    let both = env
+        .api()
+        .new_user(&json!({"email": "a@b.co", "firstName": "Gav", "lastName": "Gavinson"}))
+        .await;
+    let first = env
+        .api()
+        .new_user(&json!({"email": "b@b.co", "firstName": "Gavin", "lastName": "Belson"}))
+        .await;
+    let last = env
+        .api()
+        .new_user(&json!({"email": "c@b.co", "firstName": "Peter", "lastName": "Gavrilov"}))
+        .await;
     assert_finds(&env, &[("q", "gav")], &[&both, &first, &last]).await;
-    let reply = search(&env, &[("q", "gav")]).await;
+    let reply = env.api().search_users(&[("q", "gav")]).await;
     assert_eq!(
         ids(&reply).len(),
         3,
@@ -151,21 +128,18 @@ async fn one_word_matches_either_name_once() {
 #[tokio::test]
 async fn two_words_match_first_and_last_in_either_order() {
     let env = TestEnv::new().await;
-    let gavin = create(
-        &env,
-        json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}),
-    )
-    .await;
-    let _other = create(
-        &env,
-        json!({"email": "h@hooli.com", "firstName": "Gavin", "lastName": "Hendricks"}),
-    )
-    .await;
-    let _beth = create(
-        &env,
-        json!({"email": "b@hooli.com", "firstName": "Beth", "lastName": "Gavel"}),
-    )
-    .await;
+    let gavin = env
+        .api()
+        .new_user(&json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}))
+        .await;
+    let _other = env
+        .api()
+        .new_user(&json!({"email": "h@hooli.com", "firstName": "Gavin", "lastName": "Hendricks"}))
+        .await;
+    let _beth = env
+        .api()
+        .new_user(&json!({"email": "b@hooli.com", "firstName": "Beth", "lastName": "Gavel"}))
+        .await;
 
     assert_finds(&env, &[("q", "Gavin Belson")], &[&gavin]).await;
     assert_finds(&env, &[("q", "Belson Gav")], &[&gavin]).await;
@@ -176,16 +150,16 @@ async fn two_words_match_first_and_last_in_either_order() {
 #[tokio::test]
 async fn email_and_mobile_are_exact_and_normalised() {
     let env = TestEnv::new().await;
-    let gavin = create(
-        &env,
-        json!({"email": "Gavin@Hooli.com", "mobile": "+61410888666", "firstName": "Gavin"}),
-    )
-    .await;
-    let _near = create(
-        &env,
-        json!({"email": "gavin@hooli.co", "mobile": "+61410888667"}),
-    )
-    .await;
+    let gavin = env
+        .api()
+        .new_user(
+            &json!({"email": "Gavin@Hooli.com", "mobile": "+61410888666", "firstName": "Gavin"}),
+        )
+        .await;
+    let _near = env
+        .api()
+        .new_user(&json!({"email": "gavin@hooli.co", "mobile": "+61410888667"}))
+        .await;
 
     assert_finds(&env, &[("q", "GAVIN@hooli.COM")], &[&gavin]).await;
     assert_finds(&env, &[("email", "gavin@HOOLI.com")], &[&gavin]).await;
@@ -212,7 +186,10 @@ async fn email_and_mobile_are_exact_and_normalised() {
 #[tokio::test]
 async fn an_id_is_found_at_once() {
     let env = TestEnv::new().await;
-    let gavin = create(&env, json!({"email": "g@hooli.com", "firstName": "Gavin"})).await;
+    let gavin = env
+        .api()
+        .new_user(&json!({"email": "g@hooli.com", "firstName": "Gavin"}))
+        .await;
     // Strongly consistent: no waiting.
     assert!(finds(&env, &[("q", &gavin)], &[&gavin]).await);
     assert!(
@@ -231,12 +208,11 @@ async fn an_id_is_found_at_once() {
 #[tokio::test]
 async fn basiq_filter_syntax() {
     let env = TestEnv::new().await;
-    let gavin = create(&env, json!({"email": "g@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"})).await;
-    let _gavina = create(
-        &env,
-        json!({"email": "x@hooli.com", "firstName": "Gavina", "lastName": "Belson"}),
-    )
-    .await;
+    let gavin = env.api().new_user(&json!({"email": "g@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"})).await;
+    let _gavina = env
+        .api()
+        .new_user(&json!({"email": "x@hooli.com", "firstName": "Gavina", "lastName": "Belson"}))
+        .await;
 
     assert_finds(
         &env,
@@ -272,7 +248,7 @@ async fn basiq_filter_syntax() {
         "institution.id.eq('AU00000')",
         "",
     ] {
-        let reply = search(&env, &[("filter", bad)]).await;
+        let reply = env.api().search_users(&[("filter", bad)]).await;
         assert_eq!(reply.status, 400, "{bad}: {:#}", reply.body);
         assert_eq!(reply.error().0, "parameter-not-valid");
         assert_eq!(
@@ -298,13 +274,16 @@ async fn bad_parameters_get_400() {
         ("sort", "name"),
         ("mobile", "12"),
     ] {
-        let reply = search(&env, &[(name, value)]).await;
+        let reply = env.api().search_users(&[(name, value)]).await;
         assert_eq!(reply.status, 400, "{name}={value}");
         assert_eq!(reply.error().0, "parameter-not-valid");
         assert_eq!(reply.body["data"][0]["source"]["parameter"], name);
     }
-    assert_eq!(search(&env, &[("limit", "500")]).await.status, 200);
-    assert_eq!(search(&env, &[("limit", "1")]).await.status, 200);
+    assert_eq!(
+        env.api().search_users(&[("limit", "500")]).await.status,
+        200
+    );
+    assert_eq!(env.api().search_users(&[("limit", "1")]).await.status, 200);
 }
 
 /// Users through the store, in bulk: for the large fixtures.
@@ -329,7 +308,7 @@ async fn all_pages(env: &TestEnv, params: &[(&str, &str)], limit: usize) -> Vec<
     let limit_text = limit.to_string();
     let mut query: Vec<(&str, &str)> = params.to_vec();
     query.push(("limit", &limit_text));
-    let mut reply = search(env, &query).await;
+    let mut reply = env.api().search_users(&query).await;
     let mut users = Vec::new();
     loop {
         assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -342,7 +321,7 @@ async fn all_pages(env: &TestEnv, params: &[(&str, &str)], limit: usize) -> Vec<
         let cursor = cursor_of(next);
         let mut query = query.clone();
         query.push(("next", &cursor));
-        reply = search(env, &query).await;
+        reply = env.api().search_users(&query).await;
         assert!(
             reply.body["count"].as_u64().unwrap() > 0,
             "a next link never leads to an empty page"
@@ -421,21 +400,34 @@ async fn cursors_cannot_be_tampered_with_or_reused_elsewhere() {
         (0..5).map(|n| json!({"email": format!("u{n}@b.co"), "firstName": "Zed"})),
     )
     .await;
-    let mut first = search(&env, &[("q", "zed"), ("limit", "2")]).await;
+    let mut first = env
+        .api()
+        .search_users(&[("q", "zed"), ("limit", "2")])
+        .await;
     eventually("a second page", || {
         let env = &env;
         async move {
-            search(env, &[("q", "zed"), ("limit", "2")]).await.body["links"]["next"].is_string()
+            env.api()
+                .search_users(&[("q", "zed"), ("limit", "2")])
+                .await
+                .body["links"]["next"]
+                .is_string()
         }
     })
     .await;
     if first.body["links"]["next"].is_null() {
-        first = search(&env, &[("q", "zed"), ("limit", "2")]).await;
+        first = env
+            .api()
+            .search_users(&[("q", "zed"), ("limit", "2")])
+            .await;
     }
     let next = first.body["links"]["next"].as_str().unwrap();
     let cursor = cursor_of(next);
 
-    let ok = search(&env, &[("q", "zed"), ("limit", "2"), ("next", &cursor)]).await;
+    let ok = env
+        .api()
+        .search_users(&[("q", "zed"), ("limit", "2"), ("next", &cursor)])
+        .await;
     assert_eq!(ok.status, 200);
 
     let mut tampered = cursor.clone().into_bytes();
@@ -448,12 +440,18 @@ async fn cursors_cannot_be_tampered_with_or_reused_elsewhere() {
         "e30.AAAA",
         &"A".repeat(10_000),
     ] {
-        let reply = search(&env, &[("q", "zed"), ("limit", "2"), ("next", bad)]).await;
+        let reply = env
+            .api()
+            .search_users(&[("q", "zed"), ("limit", "2"), ("next", bad)])
+            .await;
         assert_eq!(reply.status, 400);
         assert_eq!(reply.body["data"][0]["source"]["parameter"], "next");
     }
     // A cursor from one search is foreign to another.
-    let foreign = search(&env, &[("q", "other"), ("limit", "2"), ("next", &cursor)]).await;
+    let foreign = env
+        .api()
+        .search_users(&[("q", "other"), ("limit", "2"), ("next", &cursor)])
+        .await;
     assert_eq!(foreign.status, 400);
     assert_eq!(foreign.body["data"][0]["source"]["parameter"], "next");
 }
@@ -461,22 +459,20 @@ async fn cursors_cannot_be_tampered_with_or_reused_elsewhere() {
 #[tokio::test]
 async fn renamed_and_deleted_users_follow_their_changes() {
     let env = TestEnv::new().await;
-    let id = create(
-        &env,
-        json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}),
-    )
-    .await;
+    let id = env
+        .api()
+        .new_user(&json!({"email": "g@hooli.com", "firstName": "Gavin", "lastName": "Belson"}))
+        .await;
     assert_finds(&env, &[("q", "gavin")], &[&id]).await;
 
-    let renamed = Reply::from(
-        api::update_user(
-            &env.app,
-            Event::user("PATCH", &id)
-                .json(&json!({"firstName": "Hubert", "email": "h@hooli.com"}))
-                .request(),
+    let renamed = env
+        .api()
+        .update_user(
+            "PATCH",
+            &id,
+            &json!({"firstName": "Hubert", "email": "h@hooli.com"}),
         )
-        .await,
-    );
+        .await;
     assert_eq!(renamed.status, 200);
     assert_finds(&env, &[("q", "hubert")], &[&id]).await;
     assert_finds(&env, &[("q", "gavin")], &[]).await;
@@ -496,7 +492,7 @@ async fn renamed_and_deleted_users_follow_their_changes() {
 #[tokio::test]
 async fn each_search_is_one_query_per_index_stream_and_never_a_scan() {
     let env = TestEnv::new().await;
-    let id = create(&env, json!({"email": "g@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"})).await;
+    let id = env.api().new_user(&json!({"email": "g@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"})).await;
     assert_finds(&env, &[("q", "gavin")], &[&id]).await;
 
     type Params<'a> = &'a [(&'a str, &'a str)];
@@ -510,11 +506,11 @@ async fn each_search_is_one_query_per_index_stream_and_never_a_scan() {
     ];
     for (params, expected) in cases {
         env.requests.clear();
-        assert_eq!(search(&env, params).await.status, 200);
+        assert_eq!(env.api().search_users(params).await.status, 200);
         assert_eq!(env.requests.operations(), expected, "{params:?}");
     }
     env.requests.clear();
-    search(&env, &[("q", &id)]).await;
+    env.api().search_users(&[("q", &id)]).await;
     assert_eq!(env.requests.operations(), ["GetItem"]);
 }
 
@@ -546,14 +542,14 @@ async fn search_cost_is_flat_as_the_table_grows() {
     let mut small = Vec::new();
     for params in searches {
         eventually("matches indexed", || async {
-            search(&env, params).await.body["count"]
+            env.api().search_users(params).await.body["count"]
                 .as_u64()
                 .unwrap_or(0)
                 > 0
         })
         .await;
         env.app.store.meter().reset();
-        let reply = search(&env, params).await;
+        let reply = env.api().search_users(params).await;
         small.push((
             reply.body["count"].clone(),
             env.app.store.meter().read_units(),
@@ -565,7 +561,7 @@ async fn search_cost_is_flat_as_the_table_grows() {
     let mut large = Vec::new();
     for params in searches {
         env.app.store.meter().reset();
-        let reply = search(&env, params).await;
+        let reply = env.api().search_users(params).await;
         large.push((
             reply.body["count"].clone(),
             env.app.store.meter().read_units(),

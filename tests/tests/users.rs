@@ -3,43 +3,17 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{json, Value};
-use shared::api;
+use shared::routes::Route;
+use tests::api::gavin;
 use tests::contract::assert_matches;
-use tests::events::{Event, Reply};
+use tests::events::Event;
 use tests::TestEnv;
-
-async fn create(env: &TestEnv, body: Value) -> Reply {
-    Reply::from(
-        api::create_user(&env.app, Event::new("POST", "/users").json(&body).request()).await,
-    )
-}
-
-async fn get(env: &TestEnv, id: &str) -> Reply {
-    Reply::from(api::get_user(&env.app, Event::user("GET", id).request()).await)
-}
-
-async fn update(env: &TestEnv, method: &str, id: &str, body: Value) -> Reply {
-    Reply::from(api::update_user(&env.app, Event::user(method, id).json(&body).request()).await)
-}
-
-async fn delete(env: &TestEnv, id: &str) -> Reply {
-    Reply::from(api::delete_user(&env.app, Event::user("DELETE", id).request()).await)
-}
-
-fn gavin() -> Value {
-    json!({
-        "email": "gavin@hooli.com",
-        "mobile": "+61410888666",
-        "firstName": "Gavin",
-        "lastName": "Belson"
-    })
-}
 
 #[tokio::test]
 async fn create_get_update_get_delete_get() {
     let env = TestEnv::new().await;
 
-    let created = create(&env, gavin()).await;
+    let created = env.api().create_user(&gavin()).await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_matches("UserPostResponse", &created.body);
     let id = created.id();
@@ -51,7 +25,7 @@ async fn create_get_update_get_delete_get() {
         format!("https://api.example.test/users/{id}")
     );
 
-    let fetched = get(&env, &id).await;
+    let fetched = env.api().get_user(&id).await;
     assert_eq!(fetched.status, 200);
     assert_matches("UserGetResponse", &fetched.body);
     assert_eq!(fetched.body["name"], "Gavin Belson");
@@ -68,26 +42,27 @@ async fn create_get_update_get_delete_get() {
         format!("https://api.example.test/users/{id}/transactions")
     );
 
-    let updated = update(
-        &env,
-        "POST",
-        &id,
-        json!({"firstName": "Malcolm", "middleName": "M"}),
-    )
-    .await;
+    let updated = env
+        .api()
+        .update_user(
+            "POST",
+            &id,
+            &json!({"firstName": "Malcolm", "middleName": "M"}),
+        )
+        .await;
     assert_eq!(updated.status, 200, "{:#}", updated.body);
     assert_matches("UserPostResponse", &updated.body);
     assert_eq!(updated.body["firstName"], "Malcolm");
 
-    let fetched = get(&env, &id).await;
+    let fetched = env.api().get_user(&id).await;
     assert_eq!(fetched.body["name"], "Malcolm M Belson");
     assert_eq!(fetched.body["email"], "gavin@hooli.com");
 
-    let deleted = delete(&env, &id).await;
+    let deleted = env.api().delete_user(&id).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(deleted.body, Value::Null);
 
-    let gone = get(&env, &id).await;
+    let gone = env.api().get_user(&id).await;
     assert_eq!(gone.status, 404);
     assert_eq!(gone.error().0, "resource-not-found");
     assert_matches("NotFoundError", &gone.body);
@@ -97,9 +72,9 @@ async fn create_get_update_get_delete_get() {
 #[tokio::test]
 async fn business_users_round_trip() {
     let env = TestEnv::new().await;
-    let created = create(
-        &env,
-        json!({
+    let created = env
+        .api()
+        .create_user(&json!({
             "email": "gavin@hooli.com",
             "businessName": "Manly Accounting PTY LTD",
             "businessIdNo": "51 824 753 556",
@@ -110,9 +85,8 @@ async fn business_users_round_trip() {
             },
             "verificationStatus": true,
             "verificationDate": "12/01/2024"
-        }),
-    )
-    .await;
+        }))
+        .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_matches("UserPostResponse", &created.body);
     assert_eq!(created.body["mobile"], "");
@@ -123,42 +97,33 @@ async fn business_users_round_trip() {
         .is_none());
 
     let id = created.id();
-    let updated = update(
-        &env,
-        "PATCH",
-        &id,
-        json!({"businessIdNo": "004 085 616", "businessIdNoType": "ACN", "verificationStatus": false}),
-    )
+    let updated = env.api().update_user("PATCH", &id, &json!({"businessIdNo": "004 085 616", "businessIdNoType": "ACN", "verificationStatus": false}))
     .await;
     assert_eq!(updated.status, 200, "{:#}", updated.body);
     assert_eq!(updated.body["businessIdNoType"], "ACN");
     assert_eq!(updated.body["businessName"], "Manly Accounting PTY LTD");
     assert_eq!(updated.body["verificationStatus"], false);
-    assert_matches("UserGetResponse", &get(&env, &id).await.body);
+    assert_matches("UserGetResponse", &env.api().get_user(&id).await.body);
 }
 
 #[tokio::test]
 async fn null_clears_and_absent_keeps() {
     let env = TestEnv::new().await;
-    let id = create(
-        &env,
-        json!({
+    let id = env
+        .api()
+        .create_user(&json!({
             "email": "gavin@hooli.com", "mobile": "+61410888666",
             "firstName": "Gavin", "middleName": "X", "lastName": "Belson"
-        }),
-    )
-    .await
-    .id();
+        }))
+        .await
+        .id();
 
-    let updated = update(
-        &env,
-        "PATCH",
-        &id,
-        json!({"middleName": null, "mobile": null}),
-    )
-    .await;
+    let updated = env
+        .api()
+        .update_user("PATCH", &id, &json!({"middleName": null, "mobile": null}))
+        .await;
     assert_eq!(updated.status, 200, "{:#}", updated.body);
-    let user = get(&env, &id).await.body;
+    let user = env.api().get_user(&id).await.body;
     assert_eq!(user["middleName"], "");
     assert_eq!(user["mobile"], "");
     assert_eq!(user["firstName"], "Gavin");
@@ -169,27 +134,35 @@ async fn null_clears_and_absent_keeps() {
 #[tokio::test]
 async fn a_user_always_keeps_a_contact() {
     let env = TestEnv::new().await;
-    let id = create(&env, json!({"email": "gavin@hooli.com"})).await.id();
-    let before = get(&env, &id).await.body;
+    let id = env
+        .api()
+        .create_user(&json!({"email": "gavin@hooli.com"}))
+        .await
+        .id();
+    let before = env.api().get_user(&id).await.body;
 
-    let refused = update(&env, "PATCH", &id, json!({"email": null})).await;
+    let refused = env
+        .api()
+        .update_user("PATCH", &id, &json!({"email": null}))
+        .await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.error().0, "parameter-not-valid");
     assert_eq!(refused.pointer(), "/email");
     assert_eq!(
-        get(&env, &id).await.body,
+        env.api().get_user(&id).await.body,
         before,
         "a refused update writes nothing"
     );
 
     // Swapping one contact for the other in the same request is fine.
-    let swapped = update(
-        &env,
-        "PATCH",
-        &id,
-        json!({"email": null, "mobile": "+61 410 888 666"}),
-    )
-    .await;
+    let swapped = env
+        .api()
+        .update_user(
+            "PATCH",
+            &id,
+            &json!({"email": null, "mobile": "+61 410 888 666"}),
+        )
+        .await;
     assert_eq!(swapped.status, 200, "{:#}", swapped.body);
     assert_eq!(swapped.body["email"], "");
     assert_eq!(swapped.body["mobile"], "+61410888666");
@@ -198,32 +171,35 @@ async fn a_user_always_keeps_a_contact() {
 #[tokio::test]
 async fn business_id_rules_hold_against_the_stored_user() {
     let env = TestEnv::new().await;
-    let id = create(&env, json!({"email": "gavin@hooli.com"})).await.id();
+    let id = env
+        .api()
+        .create_user(&json!({"email": "gavin@hooli.com"}))
+        .await
+        .id();
 
-    let refused = update(
-        &env,
-        "PATCH",
-        &id,
-        json!({"businessIdNo": "51 824 753 556", "businessIdNoType": "ABN"}),
-    )
-    .await;
+    let refused = env
+        .api()
+        .update_user(
+            "PATCH",
+            &id,
+            &json!({"businessIdNo": "51 824 753 556", "businessIdNoType": "ABN"}),
+        )
+        .await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.error().0, "parameter-not-supplied");
     assert_eq!(refused.pointer(), "/businessName");
 
-    let with_name = update(
-        &env,
-        "PATCH",
-        &id,
-        json!({"businessIdNo": "51 824 753 556", "businessIdNoType": "ABN", "businessName": "Hooli"}),
-    )
+    let with_name = env.api().update_user("PATCH", &id, &json!({"businessIdNo": "51 824 753 556", "businessIdNoType": "ABN", "businessName": "Hooli"}))
     .await;
     assert_eq!(with_name.status, 200);
 
-    let refused = update(&env, "PATCH", &id, json!({"businessName": null})).await;
+    let refused = env
+        .api()
+        .update_user("PATCH", &id, &json!({"businessName": null}))
+        .await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.pointer(), "/businessName");
-    assert_eq!(get(&env, &id).await.body["businessName"], "Hooli");
+    assert_eq!(env.api().get_user(&id).await.body["businessName"], "Hooli");
 }
 
 /// Every rule, each with the exact status, code and pointer, and nothing written.
@@ -398,7 +374,7 @@ async fn invalid_creates_are_refused_and_write_nothing() {
         ),
     ];
     for (body, status, code, pointer) in cases {
-        let reply = create(&env, body.clone()).await;
+        let reply = env.api().create_user(&body.clone()).await;
         assert_eq!(reply.status, status, "{body}: {:#}", reply.body);
         assert_eq!(reply.error().0, code, "{body}");
         assert_eq!(reply.pointer(), pointer, "{body}");
@@ -445,7 +421,7 @@ async fn unreadable_bodies_are_refused_and_write_nothing() {
         ),
     ];
     for (event, status, code) in cases {
-        let reply = Reply::from(api::create_user(&env.app, event.request()).await);
+        let reply = env.api().call(Route::CreateUser, event).await;
         assert_eq!(reply.status, status, "{:#}", reply.body);
         assert_eq!(reply.error().0, code);
     }
@@ -453,10 +429,7 @@ async fn unreadable_bodies_are_refused_and_write_nothing() {
     let curl = post()
         .raw_body(&gavin().to_string())
         .header("content-type", "application/x-www-form-urlencoded");
-    assert_eq!(
-        Reply::from(api::create_user(&env.app, curl.request()).await).status,
-        201
-    );
+    assert_eq!(env.api().call(Route::CreateUser, curl).await.status, 201);
     assert_eq!(env.item_count().await, 1);
 }
 
@@ -464,17 +437,18 @@ async fn unreadable_bodies_are_refused_and_write_nothing() {
 async fn unknown_and_malformed_ids() {
     let env = TestEnv::new().await;
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_eq!(get(&env, &unknown).await.status, 404);
+    assert_eq!(env.api().get_user(&unknown).await.status, 404);
     assert_eq!(
-        update(&env, "PATCH", &unknown, json!({"firstName": "X"}))
+        env.api()
+            .update_user("PATCH", &unknown, &json!({"firstName": "X"}))
             .await
             .status,
         404
     );
-    assert_eq!(delete(&env, &unknown).await.status, 404);
+    assert_eq!(env.api().delete_user(&unknown).await.status, 404);
 
     for bad in ["nope", "..%2F..%2Fetc%2Fpasswd", &"a".repeat(2000)] {
-        let reply = get(&env, bad).await;
+        let reply = env.api().get_user(bad).await;
         assert_eq!(reply.status, 400, "{bad}");
         assert_eq!(reply.error().0, "parameter-not-valid");
         assert_eq!(reply.body["data"][0]["source"]["parameter"], "userId");
@@ -485,20 +459,22 @@ async fn unknown_and_malformed_ids() {
 #[tokio::test]
 async fn each_operation_makes_one_request() {
     let env = TestEnv::new().await;
-    let id = create(&env, gavin()).await.id();
+    let id = env.api().create_user(&gavin()).await.id();
     assert_eq!(env.requests.operations(), ["PutItem"]);
     env.requests.clear();
 
-    get(&env, &id).await;
+    env.api().get_user(&id).await;
     assert_eq!(env.requests.operations(), ["Query"]);
     env.requests.clear();
 
-    update(&env, "PATCH", &id, json!({"lastName": "Hooli"})).await;
+    env.api()
+        .update_user("PATCH", &id, &json!({"lastName": "Hooli"}))
+        .await;
     assert_eq!(env.requests.operations(), ["UpdateItem"]);
     env.requests.clear();
 
     // Tombstone, one keys-only page, then the profile itself.
-    delete(&env, &id).await;
+    env.api().delete_user(&id).await;
     assert_eq!(
         env.requests.operations(),
         ["UpdateItem", "Query", "DeleteItem"]
@@ -509,13 +485,17 @@ async fn each_operation_makes_one_request() {
 async fn concurrent_updates_of_different_fields_both_survive() {
     let env = TestEnv::new().await;
     for _ in 0..5 {
-        let id = create(&env, gavin()).await.id();
+        let id = env.api().create_user(&gavin()).await.id();
+        let (first, last) = (
+            json!({"firstName": "Richard"}),
+            json!({"lastName": "Hendricks"}),
+        );
         let (a, b) = tokio::join!(
-            update(&env, "PATCH", &id, json!({"firstName": "Richard"})),
-            update(&env, "PATCH", &id, json!({"lastName": "Hendricks"})),
+            env.api().update_user("PATCH", &id, &first),
+            env.api().update_user("PATCH", &id, &last),
         );
         assert_eq!((a.status, b.status), (200, 200));
-        let user = get(&env, &id).await.body;
+        let user = env.api().get_user(&id).await.body;
         assert_eq!(user["firstName"], "Richard");
         assert_eq!(user["lastName"], "Hendricks");
         assert_eq!(user["email"], "gavin@hooli.com");
@@ -525,19 +505,19 @@ async fn concurrent_updates_of_different_fields_both_survive() {
 #[tokio::test]
 async fn delete_removes_the_whole_partition() {
     let env = TestEnv::new().await;
-    let id = create(&env, gavin()).await.id();
+    let id = env.api().create_user(&gavin()).await.id();
     with_children(&env, &id, 1_000).await;
     assert_eq!(env.partition_count(&id).await, 1_001);
 
     env.requests.clear();
-    assert_eq!(delete(&env, &id).await.status, 204);
+    assert_eq!(env.api().delete_user(&id).await.status, 204);
     assert_eq!(env.partition_count(&id).await, 0);
     assert_eq!(
         env.requests.count("BatchWriteItem"),
         40,
         "⌈1000/25⌉ batches"
     );
-    assert_eq!(get(&env, &id).await.status, 404);
+    assert_eq!(env.api().get_user(&id).await.status, 404);
 }
 
 /// `count` child items under a user, written through the store.
@@ -567,14 +547,15 @@ async fn with_children(env: &TestEnv, id: &str, count: usize) {
 #[tokio::test]
 async fn a_deletion_cut_short_is_invisible_and_resumes() {
     let env = TestEnv::with(|c| c.delete_budget = std::time::Duration::ZERO).await;
-    let id = create(&env, gavin()).await.id();
+    let id = env.api().create_user(&gavin()).await.id();
     with_children(&env, &id, 1_500).await;
-    let reply = delete(&env, &id).await;
+    let reply = env.api().delete_user(&id).await;
     assert_eq!(reply.status, 202, "{:#}", reply.body);
     assert_eq!(reply.body["status"], "in-progress");
-    assert_eq!(get(&env, &id).await.status, 404);
+    assert_eq!(env.api().get_user(&id).await.status, 404);
     assert_eq!(
-        update(&env, "PATCH", &id, json!({"firstName": "Back"}))
+        env.api()
+            .update_user("PATCH", &id, &json!({"firstName": "Back"}))
             .await
             .status,
         404
@@ -588,7 +569,7 @@ async fn a_deletion_cut_short_is_invisible_and_resumes() {
     // time (200 keys with no budget at all), until it finishes.
     let mut calls = 0;
     let mut left = left;
-    while delete(&env, &id).await.status == 202 {
+    while env.api().delete_user(&id).await.status == 202 {
         let now = env.partition_count(&id).await;
         assert!(
             now < left,
@@ -603,5 +584,5 @@ async fn a_deletion_cut_short_is_invisible_and_resumes() {
         "1,301 children at 200 a call, the last call finishing"
     );
     assert_eq!(env.partition_count(&id).await, 0);
-    assert_eq!(delete(&env, &id).await.status, 404);
+    assert_eq!(env.api().delete_user(&id).await.status, 404);
 }

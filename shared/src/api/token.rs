@@ -4,17 +4,16 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::respond;
+use super::context;
 use crate::auth::{ApiKey, Scope, TOKEN_LIFETIME_SECONDS};
 use crate::config::App;
 use crate::error::{ApiError, Invalid, Problem};
-use crate::http::request::Context;
 use crate::http::response;
 use crate::user::UserId;
 
 pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
-    let ctx = Context::of(&req);
-    respond(&ctx, "issue-token", async {
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "issue-token", async {
         // Basiq sends the key itself after "Basic"; a wrong key, a missing one,
         // or an unknown scheme all get the same 401, revealing nothing.
         let key = req
@@ -80,7 +79,7 @@ pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
             return Err(ApiError::Unauthorized);
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let token = app.config.tokens.issue(scope, user_id, now)?;
+        let token = app.config.tokens()?.issue(scope, user_id, now)?;
         Ok(response::json(
             StatusCode::OK,
             &json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS}),

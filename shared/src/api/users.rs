@@ -1,14 +1,15 @@
+//! The user itself: create, read, update, delete.
+
 use std::time::Instant;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{created_or_replayed, respond};
-use crate::auth::{self, Need};
+use super::{caller, context, created_or_replayed};
+use crate::auth::Need;
 use crate::config::App;
-use crate::error::ApiError;
-use crate::http::request::{self, Context};
+use crate::http::request;
 use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
 use crate::idempotency;
@@ -17,9 +18,9 @@ use crate::user::{self, UserId};
 
 /// `POST /users`: 201 with the new user.
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
-    let ctx = Context::of(&req);
-    respond(&ctx, "create-user", async {
-        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "create-user", async {
+        caller(app, &req)?.require(Need::Server)?;
         let key = idempotency::from_request(&req, "POST /users")?;
         let body = request::json_body(&req)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
@@ -30,7 +31,7 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
             app.store.insert_user(&user).await?;
             return Ok(response::json(StatusCode::CREATED, &view));
         };
-        let text = serde_json::to_string(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&view)?;
         let once = app
             .store
             .insert_user_once(
@@ -50,9 +51,9 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
 
 /// `GET /users/{userId}`.
 pub async fn get_user(app: &App, req: Request) -> Response<Body> {
-    let ctx = Context::of(&req);
-    respond(&ctx, "get-user", async {
-        let claims = auth::authenticate(&req, &app.config.tokens)?;
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "get-user", async {
+        let claims = caller(app, &req)?;
         let id = request::path_user_id(&req)?;
         claims.require(Need::Read(id))?;
         let overview = app.store.user_overview(&id).await?;
@@ -66,9 +67,9 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
 
 /// `POST` or `PATCH /users/{userId}`: a partial update, 200 with the whole user.
 pub async fn update_user(app: &App, req: Request) -> Response<Body> {
-    let ctx = Context::of(&req);
-    respond(&ctx, "update-user", async {
-        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "update-user", async {
+        caller(app, &req)?.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
@@ -85,9 +86,9 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
 /// items are removed within the time budget. 204 when everything is gone, 202
 /// when the rest is left to the purge function; repeating the call resumes.
 pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
-    let ctx = Context::of(&req);
-    respond(&ctx, "delete-user", async {
-        auth::authenticate(&req, &app.config.tokens)?.require(Need::Server)?;
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "delete-user", async {
+        caller(app, &req)?.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;

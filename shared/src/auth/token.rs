@@ -64,7 +64,7 @@ impl TokenSigner {
             jti: uuid::Uuid::new_v4().to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+            .map_err(|e| ApiError::internal_from("signing a token", e))
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {

@@ -4,7 +4,7 @@
 
 use super::{RecordId, Timestamp};
 use crate::error::{ApiError, Invalid};
-use crate::search::filter;
+use crate::filter;
 
 /// Optionally one account, optionally a date range given as inclusive
 /// bounds on the date part of the index key (`<postDate>#<id>`).

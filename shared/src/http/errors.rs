@@ -1,15 +1,19 @@
-//! The one place where errors become Basiq error bodies.
+//! The one place where errors become Basiq error bodies: a status, a code and
+//! a title per error; the detail is the error's own text.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, Problem, ProblemKind, Source};
+use crate::error::{ApiError, Invalid, Problem, ProblemKind, Source};
 use crate::http::response;
+use crate::user::{Contact, UserRule};
 
 pub fn status(err: &ApiError) -> StatusCode {
     match err {
-        ApiError::BadRequest(_) | ApiError::InvalidContent(_) => StatusCode::BAD_REQUEST,
+        ApiError::BadRequest(_) | ApiError::Rule(_) | ApiError::InvalidContent(_) => {
+            StatusCode::BAD_REQUEST
+        }
         ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -18,7 +22,37 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ApiError::IdempotencyConflict => StatusCode::CONFLICT,
         ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Basiq's code and title for an error that is not about one field.
+fn code_and_title(err: &ApiError) -> (&'static str, &'static str) {
+    match err {
+        ApiError::InvalidContent(_)
+        | ApiError::PayloadTooLarge { .. }
+        | ApiError::UnsupportedMediaType => ("invalid-content", "Invalid content."),
+        ApiError::NotFound(_) => ("resource-not-found", "Requested resource is not found."),
+        ApiError::Unauthorized => ("unauthorized-access", "Unauthorized Access"),
+        ApiError::InvalidToken => ("invalid-authorization-token", "Invalid authorization token"),
+        ApiError::TokenExpired => ("access-denied", "Access denied"),
+        ApiError::Forbidden(_) => ("forbidden-access", "Forbidden Access"),
+        ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed."),
+        ApiError::IdempotencyConflict => ("idempotency-key-reused", "Idempotency key reused."),
+        ApiError::ServiceUnavailable => ("service-unavailable", "Service Unavailable"),
+        ApiError::BadRequest(_) | ApiError::Rule(_) | ApiError::Internal { .. } => {
+            ("internal-server-error", "Internal Server Error")
+        }
+    }
+}
+
+/// Where in the request a broken rule is, and how Basiq names it.
+fn rule_problem(rule: UserRule) -> Problem {
+    match rule {
+        UserRule::KeepContact(Contact::Email) => Invalid::new(rule.to_string()).at("/email"),
+        UserRule::KeepContact(Contact::Mobile) => Invalid::new(rule.to_string()).at("/mobile"),
+        UserRule::BusinessNameRequired => Problem::not_supplied("/businessName", rule.to_string()),
+        UserRule::BusinessNameInUse => Invalid::new(rule.to_string()).at("/businessName"),
     }
 }
 
@@ -26,56 +60,17 @@ pub fn status(err: &ApiError) -> StatusCode {
 pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
     let data: Vec<Value> = match err {
         ApiError::BadRequest(problems) => problems.iter().map(problem_entry).collect(),
-        ApiError::InvalidContent(detail) => {
-            vec![entry("invalid-content", "Invalid content.", detail)]
-        }
-        ApiError::PayloadTooLarge { .. } | ApiError::UnsupportedMediaType => {
-            vec![entry(
-                "invalid-content",
-                "Invalid content.",
-                &err.to_string(),
-            )]
-        }
-        ApiError::NotFound(detail) => vec![entry(
-            "resource-not-found",
-            "Requested resource is not found.",
-            detail,
-        )],
-        ApiError::Unauthorized => vec![entry(
-            "unauthorized-access",
-            "Unauthorized Access",
-            "You are not authorized to access this resource.",
-        )],
-        ApiError::InvalidToken => vec![entry(
-            "invalid-authorization-token",
-            "Invalid authorization token",
-            "The authorization token is not valid.",
-        )],
-        ApiError::TokenExpired => {
-            vec![entry("access-denied", "Access denied", "Token has expired")]
-        }
-        ApiError::Forbidden(detail) => vec![entry("forbidden-access", "Forbidden Access", detail)],
-        ApiError::PreconditionFailed => vec![entry(
-            "precondition-failed",
-            "Precondition failed.",
-            "The user has changed since it was read. Fetch it again and retry.",
-        )],
-        ApiError::IdempotencyConflict => vec![entry(
-            "idempotency-key-reused",
-            "Idempotency key reused.",
-            "This Idempotency-Key was used within the last 24 hours with a different request body.",
-        )],
-        ApiError::ServiceUnavailable => vec![entry(
-            "service-unavailable",
-            "Service Unavailable",
-            "Service Unavailable. Try again later.",
-        )],
+        ApiError::Rule(rule) => vec![problem_entry(&rule_problem(*rule))],
         // The cause is logged with the correlation id; the client only learns that it was us.
-        ApiError::Internal(_) => vec![entry(
+        ApiError::Internal { .. } => vec![entry(
             "internal-server-error",
             "Internal Server Error",
             "An unexpected error occurred. Quote the correlationId if you report it.",
         )],
+        other => {
+            let (code, title) = code_and_title(other);
+            vec![entry(code, title, &other.to_string())]
+        }
     };
     let body = json!({"type": "list", "correlationId": correlation_id, "data": data});
     response::json(status(err), &body)

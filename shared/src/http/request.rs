@@ -22,10 +22,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn of(req: &Request) -> Self {
+    /// `public_base_url` (from configuration) wins over what the request says.
+    pub fn of(req: &Request, public_base_url: Option<&str>) -> Self {
         Self {
             correlation_id: correlation_id(req),
-            base_url: base_url(req),
+            base_url: public_base_url.map_or_else(|| base_url(req), str::to_owned),
         }
     }
 
@@ -44,12 +45,9 @@ fn correlation_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// `PUBLIC_BASE_URL` wins (a custom domain); otherwise the Host the client
-/// called, with the scheme API Gateway forwarded, or http for a local run.
+/// Without `PUBLIC_BASE_URL`: the Host the client called, with the scheme
+/// API Gateway forwarded, or http for a local run.
 fn base_url(req: &Request) -> String {
-    if let Ok(base) = std::env::var("PUBLIC_BASE_URL") {
-        return base.trim_end_matches('/').to_owned();
-    }
     let header = |name: &str| {
         req.headers()
             .get(name)

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::http::request::Context;
 use crate::store::Overview;
-use crate::user::{BusinessAddress, BusinessIdType, Name, User};
+use crate::user::{BusinessAddress, BusinessIdType, Name, User, UserSummary};
 
 /// `UserPostResponse`: what create and update answer.
 #[derive(Debug, Serialize)]
@@ -175,45 +175,37 @@ impl<'a> UserDetailView<'a> {
     }
 }
 
-/// A user in a search result: the summary every index projects.
+/// A user in a search result.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserSummaryView {
+pub struct UserSummaryView<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     id: String,
-    email: String,
-    mobile: String,
-    first_name: String,
-    middle_name: String,
-    last_name: String,
-    created_time: String,
+    email: &'a str,
+    mobile: &'a str,
+    first_name: &'a str,
+    middle_name: &'a str,
+    last_name: &'a str,
+    created_time: &'a str,
     links: SelfLink,
 }
 
-impl UserSummaryView {
-    /// From an index item, which holds exactly the projected summary fields.
-    pub fn from_item(item: &crate::store::Item, ctx: &Context) -> Option<Self> {
-        let text = |attr: &str| {
-            item.get(attr)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        let id = crate::user::UserId::parse(&text("id")).ok()?;
-        Some(Self {
+impl<'a> UserSummaryView<'a> {
+    pub fn new(user: &'a UserSummary, ctx: &Context) -> Self {
+        Self {
             kind: "user",
-            email: text("email"),
-            mobile: text("mobile"),
-            first_name: text("firstName"),
-            middle_name: text("middleName"),
-            last_name: text("lastName"),
-            created_time: text("createdTime"),
+            id: user.id.to_string(),
+            email: &user.email,
+            mobile: &user.mobile,
+            first_name: &user.first_name,
+            middle_name: &user.middle_name,
+            last_name: &user.last_name,
+            created_time: &user.created_time,
             links: SelfLink {
-                self_: ctx.user_url(&id),
+                self_: ctx.user_url(&user.id),
             },
-            id: id.to_string(),
-        })
+        }
     }
 }
 

@@ -1,25 +1,31 @@
 //! API keys, stored only as SHA-256 digests.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
+use super::attrs::{self, key, s, Item};
+use super::expr::{Cond, Expr};
 use super::{Store, CAPACITY};
 use crate::auth::ApiKey;
 use crate::error::ApiError;
 use crate::keys;
 
+fn api_key_key(api_key: &ApiKey) -> Item {
+    key(keys::api_key_pk(&api_key.digest()), keys::API_KEY_SK)
+}
+
 impl Store {
     /// Records a new key (its digest), conditionally: a digest is never reused.
-    pub async fn add_api_key(&self, key: &ApiKey, label: &str) -> Result<(), ApiError> {
+    pub async fn add_api_key(&self, api_key: &ApiKey, label: &str) -> Result<(), ApiError> {
+        let mut item = api_key_key(api_key);
+        item.insert(attrs::LABEL.into(), s(label));
+        item.insert(attrs::CREATED_TIME.into(), s(crate::clock::now()));
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::NotExists(keys::PK));
         let output = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(keys::PK, AttributeValue::S(keys::api_key_pk(&key.digest())))
-            .item(keys::SK, AttributeValue::S(keys::API_KEY_SK.to_owned()))
-            .item("label", AttributeValue::S(label.to_owned()))
-            .item("createdTime", AttributeValue::S(crate::clock::now()))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
             .return_consumed_capacity(CAPACITY)
             .send()
             .await?;
@@ -28,15 +34,16 @@ impl Store {
     }
 
     /// Whether a key is known: one GetItem by its digest.
-    pub async fn api_key_is_valid(&self, key: &ApiKey) -> Result<bool, ApiError> {
+    pub async fn api_key_is_valid(&self, api_key: &ApiKey) -> Result<bool, ApiError> {
+        let mut e = Expr::default();
+        let projection = e.projection(&[keys::PK]);
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(keys::PK, AttributeValue::S(keys::api_key_pk(&key.digest())))
-            .key(keys::SK, AttributeValue::S(keys::API_KEY_SK.to_owned()))
-            .projection_expression("#pk")
-            .expression_attribute_names("#pk", keys::PK)
+            .set_key(Some(api_key_key(api_key)))
+            .projection_expression(projection)
+            .set_expression_attribute_names(e.names())
             .return_consumed_capacity(CAPACITY)
             .send()
             .await?;

@@ -6,13 +6,14 @@ use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use rand::Rng;
 
-use super::users::Item;
+use super::attrs::Item;
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 
 /// DynamoDB's limit of requests in one BatchWriteItem call.
 pub const BATCH_SIZE: usize = 25;
-const MAX_ATTEMPTS: u32 = 10;
+/// How many times a batch is tried before its unprocessed rest is given up.
+pub(super) const MAX_ATTEMPTS: u32 = 10;
 const BACKOFF_BASE: Duration = Duration::from_millis(25);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
@@ -64,23 +65,19 @@ impl Store {
 
 /// A put of `item`, for [`Store::write_batches`].
 pub(super) fn put_request(item: Item) -> Result<WriteRequest, ApiError> {
-    let put = PutRequest::builder()
-        .set_item(Some(item))
-        .build()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let put = PutRequest::builder().set_item(Some(item)).build()?;
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
 /// A delete of the item with `key`, for [`Store::write_batches`].
 pub(super) fn delete_request(key: Item) -> Result<WriteRequest, ApiError> {
-    let delete = DeleteRequest::builder()
-        .set_key(Some(key))
-        .build()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let delete = DeleteRequest::builder().set_key(Some(key)).build()?;
     Ok(WriteRequest::builder().delete_request(delete).build())
 }
 
-fn backoff(attempt: u32) -> Duration {
+/// How long to wait before try `attempt + 1`: exponential, capped, with
+/// full jitter, as AWS recommends for every retry loop of ours.
+pub(super) fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(16))
         .min(BACKOFF_CAP);

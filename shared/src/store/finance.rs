@@ -3,20 +3,23 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes, Put, TransactWriteItem};
 use serde::Serialize;
 
-use super::batch::{delete_request, put_request};
+use super::attrs::{self, is_tombstone, key, n, s, text, Item};
+use super::batch::{backoff, delete_request, put_request};
+use super::expr::{Cond, Expr};
 use super::idempotency::{Once, OnceRecord};
-use super::users::{Item, ProfileItem, DELETED_AT};
-use super::{s, text, Store, CAPACITY};
+use super::profile::{profile_key, ProfileItem};
+use super::Position;
+use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::finance::{Account, Connection, Ingest, RecordId, Transaction, TransactionQuery};
 use crate::keys::{self, TXN_BY_ACCOUNT, TXN_BY_DATE};
-use crate::search::Position;
 use crate::user::{User, UserId};
+
+/// How many times BatchGetItem is asked again for keys it left unprocessed.
+const READ_ATTEMPTS: u32 = 5;
 
 /// A user with its connections and accounts, as one Query reads them.
 #[derive(Debug, Clone)]
@@ -26,11 +29,8 @@ pub struct Overview {
     pub accounts: Vec<Account>,
 }
 
-fn key(user: &UserId, sk: String) -> Item {
-    HashMap::from([
-        (keys::PK.to_owned(), s(keys::user_pk(user))),
-        (keys::SK.to_owned(), s(sk)),
-    ])
+fn child_key(user: &UserId, sk: String) -> Item {
+    key(keys::user_pk(user), sk)
 }
 
 /// A child item: the record's attributes, its keys, and the bookkeeping every item carries.
@@ -41,10 +41,10 @@ fn child_item<T: Serialize>(
     now: &str,
 ) -> Result<Item, ApiError> {
     let mut item: Item = serde_dynamo::to_item(record)?;
-    item.extend(key(user, sk));
-    item.insert("createdTime".into(), s(now));
-    item.insert("updatedTime".into(), s(now));
-    item.insert("version".into(), AttributeValue::N("1".into()));
+    item.extend(child_key(user, sk));
+    item.insert(attrs::CREATED_TIME.into(), s(now));
+    item.insert(attrs::UPDATED_TIME.into(), s(now));
+    item.insert(attrs::VERSION.into(), n(1));
     Ok(item)
 }
 
@@ -70,16 +70,19 @@ impl Store {
     /// One strongly consistent Query of the profile, connections and accounts
     /// (every sort key below `TXN#`): no transaction is read.
     pub async fn user_overview(&self, id: &UserId) -> Result<Overview, ApiError> {
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::And(vec![
+            Cond::eq(keys::PK, keys::user_pk(id)),
+            Cond::Lt(keys::SK, s(keys::TRANSACTION_PREFIX)),
+        ]));
         let items = self
             .query_all(
                 self.client
                     .query()
                     .table_name(&self.table)
-                    .key_condition_expression("#pk = :pk AND #sk < :txn")
-                    .expression_attribute_names("#pk", keys::PK)
-                    .expression_attribute_names("#sk", keys::SK)
-                    .expression_attribute_values(":pk", s(keys::user_pk(id)))
-                    .expression_attribute_values(":txn", s(keys::TRANSACTION_PREFIX))
+                    .key_condition_expression(condition)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
                     .consistent_read(true),
             )
             .await?;
@@ -128,19 +131,21 @@ impl Store {
             &ingest.connection,
             &now,
         )?;
+        let mut e = Expr::default();
+        let live = e.condition(&Cond::And(vec![
+            Cond::Exists(keys::PK),
+            Cond::NotExists(attrs::DELETED_AT),
+        ]));
         let check = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(key(user, keys::PROFILE_SK.to_owned())))
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#deleted)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#deleted", DELETED_AT)
-            .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .set_key(Some(profile_key(user)))
+            .condition_expression(live)
+            .set_expression_attribute_names(e.names())
+            .build()?;
         let put_connection = Put::builder()
             .table_name(&self.table)
             .set_item(Some(connection))
-            .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .build()?;
         let mut transaction = self
             .client
             .transact_write_items()
@@ -187,17 +192,20 @@ impl Store {
         let mut child_keys = Vec::with_capacity(children.capacity() + 1);
         for account in &ingest.accounts {
             let sk = keys::account_sk(account.id.as_str());
-            child_keys.push(key(user, sk.clone()));
+            child_keys.push(child_key(user, sk.clone()));
             children.push(put_request(child_item(user, sk, account, &now)?)?);
         }
         for transaction in &ingest.transactions {
-            child_keys.push(key(user, keys::transaction_sk(transaction.id.as_str())));
+            child_keys.push(child_key(
+                user,
+                keys::transaction_sk(transaction.id.as_str()),
+            ));
             children.push(put_request(transaction_item(user, transaction, &now)?)?);
         }
         self.write_batches(children, parallelism).await?;
 
         if !self.user_is_live(user).await? {
-            child_keys.push(key(
+            child_keys.push(child_key(
                 user,
                 keys::connection_sk(ingest.connection.id.as_str()),
             ));
@@ -211,23 +219,18 @@ impl Store {
         Ok(Once::Created)
     }
 
-    async fn user_is_live(&self, user: &UserId) -> Result<bool, ApiError> {
-        Ok(self.get_profile_item(user).await?.is_some())
-    }
-
     /// One transaction, read in the same request as the profile (BatchGetItem,
     /// strongly consistent) so that a deleted user's data is never served.
     pub async fn transaction(&self, user: &UserId, id: &RecordId) -> Result<Transaction, ApiError> {
         let wanted = KeysAndAttributes::builder()
-            .keys(key(user, keys::PROFILE_SK.to_owned()))
-            .keys(key(user, keys::transaction_sk(id.as_str())))
+            .keys(profile_key(user))
+            .keys(child_key(user, keys::transaction_sk(id.as_str())))
             .consistent_read(true)
-            .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .build()?;
         let mut items = Vec::new();
         let mut pending = HashMap::from([(self.table.clone(), wanted)]);
         // BatchGetItem may leave keys unprocessed under load: ask again for those.
-        for attempt in 0..5 {
+        for attempt in 0.. {
             let output = self
                 .client
                 .batch_get_item()
@@ -248,13 +251,13 @@ impl Store {
             if pending.is_empty() {
                 break;
             }
-            if attempt == 4 {
+            if attempt + 1 == READ_ATTEMPTS {
                 return Err(ApiError::ServiceUnavailable);
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            tokio::time::sleep(backoff(attempt)).await;
         }
         let profile = items.iter().find(|i| text(i, keys::SK) == keys::PROFILE_SK);
-        if profile.is_none_or(|p| p.contains_key(DELETED_AT)) {
+        if profile.is_none_or(is_tombstone) {
             return Err(ApiError::not_found());
         }
         let item = items
@@ -292,27 +295,24 @@ impl Store {
             Position::Start | Position::Done => None,
         };
         // A key value may not be empty: with no lower bound at all, only the upper one applies.
-        let (condition, low) = if low.is_empty() {
-            ("#pk = :pk AND #sk <= :high", None)
+        let range = if low.is_empty() {
+            Cond::Le(index.sk, s(high))
         } else {
-            ("#pk = :pk AND #sk BETWEEN :low AND :high", Some(s(low)))
+            Cond::Between(index.sk, low, high)
         };
-        let mut values = HashMap::from([
-            (":pk".to_owned(), s(keys::user_pk(user))),
-            (":high".to_owned(), s(high)),
-        ]);
-        if let Some(low) = low {
-            values.insert(":low".to_owned(), low);
-        }
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::And(vec![
+            Cond::eq(keys::PK, keys::user_pk(user)),
+            range,
+        ]));
         let read = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index.name)
             .key_condition_expression(condition)
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", index.sk)
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
             .scan_index_forward(false)
             .consistent_read(true)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
@@ -358,27 +358,35 @@ impl Store {
         }
         let mut deletes = Vec::new();
         for account in overview.accounts.iter().filter(|a| &a.connection == id) {
-            let prefix = keys::txn_account_prefix(account.id.as_str());
+            let mut e = Expr::default();
+            let condition = e.condition(&Cond::And(vec![
+                Cond::eq(keys::PK, keys::user_pk(user)),
+                Cond::BeginsWith(
+                    TXN_BY_ACCOUNT.sk,
+                    keys::txn_account_prefix(account.id.as_str()),
+                ),
+            ]));
+            let projection = e.projection(&[keys::PK, keys::SK]);
             let transactions = self
                 .query_all(
                     self.client
                         .query()
                         .table_name(&self.table)
                         .index_name(TXN_BY_ACCOUNT.name)
-                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                        .expression_attribute_names("#pk", keys::PK)
-                        .expression_attribute_names("#sk", TXN_BY_ACCOUNT.sk)
-                        .expression_attribute_names("#table_sk", keys::SK)
-                        .expression_attribute_values(":pk", s(keys::user_pk(user)))
-                        .expression_attribute_values(":prefix", s(prefix))
-                        .projection_expression("#pk, #table_sk")
+                        .key_condition_expression(condition)
+                        .projection_expression(projection)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
                         .consistent_read(true),
                 )
                 .await?;
             for item in transactions {
-                deletes.push(delete_request(key(user, text(&item, keys::SK).to_owned()))?);
+                deletes.push(delete_request(child_key(
+                    user,
+                    text(&item, keys::SK).to_owned(),
+                ))?);
             }
-            deletes.push(delete_request(key(
+            deletes.push(delete_request(child_key(
                 user,
                 keys::account_sk(account.id.as_str()),
             ))?);
@@ -388,7 +396,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user, keys::connection_sk(id.as_str()))))
+            .set_key(Some(child_key(user, keys::connection_sk(id.as_str()))))
             .return_consumed_capacity(CAPACITY)
             .send()
             .await?;

@@ -1,11 +1,12 @@
 //! Creating exactly once per `Idempotency-Key`.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::users::{Item, ProfileItem};
+use super::attrs::{self, key, n, s, Item};
+use super::batch::{backoff, MAX_ATTEMPTS};
+use super::expr::{Cond, Expr};
+use super::profile::ProfileItem;
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, RETENTION_SECONDS};
@@ -35,17 +36,8 @@ fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn record_key(key: &IdempotencyKey) -> Item {
-    HashMap::from([
-        (
-            keys::PK.to_owned(),
-            AttributeValue::S(keys::idempotency_pk(key.digest())),
-        ),
-        (
-            keys::SK.to_owned(),
-            AttributeValue::S(keys::IDEMPOTENCY_SK.to_owned()),
-        ),
-    ])
+fn record_key(key_: &IdempotencyKey) -> Item {
+    key(keys::idempotency_pk(key_.digest()), keys::IDEMPOTENCY_SK)
 }
 
 impl Store {
@@ -53,28 +45,22 @@ impl Store {
     pub(super) fn record_put(&self, once: &OnceRecord<'_>) -> Result<Put, ApiError> {
         let now = now_seconds();
         let mut record = record_key(once.key);
-        record.insert(
-            "requestDigest".into(),
-            AttributeValue::S(once.digest.to_owned()),
-        );
-        record.insert("status".into(), AttributeValue::N(once.status.to_string()));
-        record.insert(
-            "response".into(),
-            AttributeValue::S(once.response.to_owned()),
-        );
-        record.insert(
-            "expiresAt".into(),
-            AttributeValue::N((now + RETENTION_SECONDS).to_string()),
-        );
-        Put::builder()
+        record.insert(attrs::REQUEST_DIGEST.into(), s(once.digest));
+        record.insert(attrs::STATUS.into(), n(once.status));
+        record.insert(attrs::RESPONSE.into(), s(once.response));
+        record.insert(attrs::EXPIRES_AT.into(), n(now + RETENTION_SECONDS));
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::Or(vec![
+            Cond::NotExists(keys::PK),
+            Cond::Lt(attrs::EXPIRES_AT, n(now)),
+        ]));
+        Ok(Put::builder()
             .table_name(&self.table)
             .set_item(Some(record))
-            .condition_expression("attribute_not_exists(#pk) OR #expires < :now")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#expires", "expiresAt")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()?)
     }
 
     /// One TransactWriteItems with two conditional puts: the idempotency
@@ -85,13 +71,14 @@ impl Store {
         user: &User,
         once: OnceRecord<'_>,
     ) -> Result<Once, ApiError> {
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::NotExists(keys::PK));
         let put_user = Put::builder()
             .table_name(&self.table)
             .set_item(Some(ProfileItem::build(user)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .build()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .build()?;
         let result = self
             .client
             .transact_write_items()
@@ -127,7 +114,7 @@ impl Store {
         body_digest: &str,
     ) -> Result<Once, ApiError> {
         // A concurrent winner may still be committing: read again briefly.
-        for attempt in 0..10u32 {
+        for attempt in 0..MAX_ATTEMPTS {
             let output = self
                 .client
                 .get_item()
@@ -139,21 +126,20 @@ impl Store {
                 .await?;
             self.meter.record(output.consumed_capacity());
             if let Some(item) = output.item {
-                let text = |attr: &str| item.get(attr).and_then(|v| v.as_s().ok()).cloned();
-                if text("requestDigest").as_deref() != Some(body_digest) {
+                if attrs::text(&item, attrs::REQUEST_DIGEST) != body_digest {
                     return Err(ApiError::IdempotencyConflict);
                 }
                 let status = item
-                    .get("status")
+                    .get(attrs::STATUS)
                     .and_then(|v| v.as_n().ok())
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(201);
                 return Ok(Once::Replayed {
                     status,
-                    body: text("response").unwrap_or_default(),
+                    body: attrs::text(&item, attrs::RESPONSE).to_owned(),
                 });
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(5))).await;
+            tokio::time::sleep(backoff(attempt)).await;
         }
         Err(ApiError::ServiceUnavailable)
     }

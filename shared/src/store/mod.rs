@@ -1,25 +1,43 @@
 //! DynamoDB access. Each operation is one function that makes the fewest
-//! requests it can, and every write that could race is conditional.
+//! requests it can, and every write that could race is conditional. Nothing
+//! outside this module sees an attribute name or an expression.
 
 mod api_keys;
+pub(crate) mod attrs;
 mod batch;
+mod deletion;
+pub(crate) mod expr;
 mod finance;
 mod idempotency;
 mod meter;
+mod profile;
 mod search;
 mod users;
 
+pub use attrs::{is_tombstone, Item};
+pub use deletion::DeleteProgress;
 pub use finance::Overview;
 pub use idempotency::{Once, OnceRecord};
 pub use meter::CapacityMeter;
-pub use search::SearchPage;
-pub use users::{DeleteProgress, Item, ProfileItem, DELETED_AT};
+pub use profile::ProfileItem;
+pub use search::{Plan, SearchPage};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use aws_sdk_dynamodb::Client;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::ApiError;
+
+/// Where one stream of a paged read stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Position {
+    Start,
+    /// After the item with these keys: table pk, sk, then index pk, sk.
+    After([String; 4]),
+    Done,
+}
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -69,18 +87,6 @@ impl Store {
             }
         }
     }
-}
-
-/// A string attribute value.
-fn s(value: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeValue {
-    aws_sdk_dynamodb::types::AttributeValue::S(value.into())
-}
-
-/// A string attribute of an item, or "" when it is absent or not a string.
-fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
 }
 
 /// Every request asks for its consumed capacity: it costs nothing and makes

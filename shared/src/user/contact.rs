@@ -8,7 +8,7 @@ use crate::error::Invalid;
 const EMAIL_MAX: usize = 254;
 
 /// An email address as the user gave it (trimmed). Two emails that differ only
-/// in case are the same address for matching, so search uses [`Email::folded`].
+/// in case are the same address for matching: see `keys::email_key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -35,10 +35,6 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn folded(&self) -> String {
-        self.0.to_lowercase()
     }
 }
 
@@ -115,7 +111,7 @@ mod tests {
     fn emails_are_kept_as_given_and_fold_for_matching() {
         let email = Email::parse("  Gavin@Hooli.com ").unwrap();
         assert_eq!(email.as_str(), "Gavin@Hooli.com");
-        assert_eq!(email.folded(), "gavin@hooli.com");
+        assert_eq!(crate::keys::email_key(email.as_str()), "gavin@hooli.com");
     }
 
     #[test]

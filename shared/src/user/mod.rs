@@ -13,6 +13,29 @@ pub use id::UserId;
 pub use input::{decode_create, decode_patch};
 pub use text::Name;
 
+/// The contact a request removes, when a user would be left with none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact {
+    Email,
+    Mobile,
+}
+
+/// A rule that depends on the stored user, which an update would break.
+/// The store finds these out from the user as it was; the edge says where in
+/// the request each one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserRule {
+    /// Removing this contact would leave the user with neither.
+    #[error("A user must keep an email or a mobile.")]
+    KeepContact(Contact),
+    /// A business id is being set on a user without a business name.
+    #[error("businessName is required when businessIdNo is given.")]
+    BusinessNameRequired,
+    /// The business name is being removed while a business id is set.
+    #[error("businessName cannot be removed while businessIdNo is set.")]
+    BusinessNameInUse,
+}
+
 use serde::{Deserialize, Serialize};
 
 /// A user as stored and returned. Optional fields are absent, never empty.
@@ -35,6 +58,24 @@ pub struct User {
     pub created_time: String,
     pub updated_time: String,
     pub version: u64,
+}
+
+/// A user as a search result shows it: the fields every search index projects.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: UserId,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub mobile: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub middle_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    pub created_time: String,
 }
 
 /// The business details of a user, all optional. A business id always comes
@@ -104,6 +145,15 @@ impl<T> Patch<T> {
         match self {
             Patch::Set(value) => Some(value),
             _ => None,
+        }
+    }
+
+    /// The same change, to a value derived from this one.
+    pub fn map<U>(&self, f: impl FnOnce(&T) -> U) -> Patch<U> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(value) => Patch::Set(f(value)),
         }
     }
 }

@@ -1,0 +1,111 @@
+//! The dashboard's files, compiled into the binary so the function
+//! fetches nothing at run time and a deploy can never serve a mismatched pair
+//! of page and script.
+
+use std::sync::LazyLock;
+
+use sha2::{Digest, Sha256};
+
+pub struct Asset {
+    pub content_type: &'static str,
+    pub body: &'static str,
+    /// A strong validator, so browsers revalidate cheaply instead of refetching.
+    pub etag: String,
+}
+
+/// Path, content type and contents of every file the page uses.
+const FILES: [(&str, &str, &str); 4] = [
+    ("/", "text/html; charset=utf-8", include_str!("index.html")),
+    (
+        "/assets/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app.js"),
+    ),
+    (
+        "/assets/app.css",
+        "text/css; charset=utf-8",
+        include_str!("app.css"),
+    ),
+    (
+        "/assets/favicon.svg",
+        "image/svg+xml",
+        include_str!("favicon.svg"),
+    ),
+];
+
+static ASSETS: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|&(path, content_type, body)| {
+            let digest = format!("{:x}", Sha256::digest(body.as_bytes()));
+            let etag = format!("\"{}\"", &digest[..24]);
+            (
+                path,
+                Asset {
+                    content_type,
+                    body,
+                    etag,
+                },
+            )
+        })
+        .collect()
+});
+
+/// The asset at `path`; `/index.html` is the page too.
+pub fn asset(path: &str) -> Option<&'static Asset> {
+    let path = if path == "/index.html" { "/" } else { path };
+    ASSETS.iter().find(|(p, _)| *p == path).map(|(_, a)| a)
+}
+
+/// Same-origin everything, no inline code, no framing: user data shown as
+/// text cannot become script even if a future change forgets to escape it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_the_page_links_is_served() {
+        let page = asset("/").unwrap().body;
+        for link in ["/assets/app.js", "/assets/app.css", "/assets/favicon.svg"] {
+            assert!(page.contains(link), "{link} is linked");
+            assert!(asset(link).is_some(), "{link} is served");
+        }
+        assert!(asset("/assets/missing.js").is_none());
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let page = asset("/").unwrap().body;
+        for tag in page.split("<script").skip(1) {
+            let open = &tag[..tag.find('>').unwrap()];
+            assert!(open.contains("src="), "inline script: <script{open}>");
+        }
+        assert!(!page.contains("<style"));
+        assert!(!page.contains(" style="));
+        for (at, _) in page.match_indices(" on") {
+            let rest = &page[at + 3..];
+            let name_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(0);
+            assert!(
+                !rest[name_end..].starts_with('='),
+                "inline event handler at byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_script_never_writes_html() {
+        let script = asset("/assets/app.js").unwrap().body;
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!script.contains(sink), "{sink} is not used");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `GET /` and `GET /assets/{asset}`: the dashboard page, served by the API it
+//! calls so that every request it makes is same-origin and needs no CORS. The
+//! page, script, style and icon are compiled into this function.
+
+mod assets;
+
+pub use assets::{asset, Asset, CONTENT_SECURITY_POLICY};
+
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use shared::error::ApiError;
+use shared::http::request::Context;
+
+/// Answers a request for the page or one of its assets.
+pub async fn handle(req: Request) -> Response<Body> {
+    let ctx = Context::of(&req, None);
+    shared::http::respond(&ctx, "dashboard", async {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Err(ApiError::not_found());
+        }
+        let asset = asset(req.uri().path()).ok_or(ApiError::NotFound("No such page."))?;
+        let unchanged = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == asset.etag));
+        let (status, body) = if unchanged {
+            (StatusCode::NOT_MODIFIED, Body::Empty)
+        } else if req.method() == Method::HEAD {
+            (StatusCode::OK, Body::Empty)
+        } else {
+            (StatusCode::OK, Body::Text(asset.body.to_owned()))
+        };
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, asset.content_type)
+            .header(header::ETAG, &asset.etag)
+            .header(header::CACHE_CONTROL, "no-cache")
+            .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+            .header("x-content-type-options", "nosniff")
+            .header("x-frame-options", "DENY")
+            .header("referrer-policy", "no-referrer")
+            .header("cross-origin-opener-policy", "same-origin")
+            .body(body)
+            .map_err(|e| ApiError::internal_from("building a response", e))
+    })
+    .await
+}

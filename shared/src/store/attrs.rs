@@ -1,0 +1,69 @@
+//! Attribute names, declared once. Key attributes and index key attributes
+//! live with their templates in `keys.rs`; every other name the store writes
+//! or reads is here, spelled as the records' serde names spell them.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::keys;
+
+/// One item as DynamoDB holds it.
+pub type Item = HashMap<String, AttributeValue>;
+
+pub(crate) const ID: &str = "id";
+pub(crate) const EMAIL: &str = "email";
+pub(crate) const MOBILE: &str = "mobile";
+pub(crate) const FIRST_NAME: &str = "firstName";
+pub(crate) const MIDDLE_NAME: &str = "middleName";
+pub(crate) const LAST_NAME: &str = "lastName";
+pub(crate) const BUSINESS_NAME: &str = "businessName";
+pub(crate) const BUSINESS_ID_NO: &str = "businessIdNo";
+pub(crate) const BUSINESS_ID_NO_TYPE: &str = "businessIdNoType";
+pub(crate) const BUSINESS_ADDRESS: &str = "businessAddress";
+pub(crate) const VERIFICATION_STATUS: &str = "verificationStatus";
+pub(crate) const VERIFICATION_DATE: &str = "verificationDate";
+pub(crate) const CREATED_TIME: &str = "createdTime";
+pub(crate) const UPDATED_TIME: &str = "updatedTime";
+/// Every item's version, raised by one on each write (the ETag of a user).
+pub(crate) const VERSION: &str = "version";
+/// Set on a profile when its deletion starts. From then on the user is gone
+/// for every reader, and its index attributes are removed with it.
+pub(crate) const DELETED_AT: &str = "deletedAt";
+
+/// Idempotency records: the request's digest, the answer's status and body.
+pub(crate) const REQUEST_DIGEST: &str = "requestDigest";
+pub(crate) const STATUS: &str = "status";
+pub(crate) const RESPONSE: &str = "response";
+/// When DynamoDB's TTL removes an item, in epoch seconds.
+pub(crate) const EXPIRES_AT: &str = "expiresAt";
+
+/// An API key's label.
+pub(crate) const LABEL: &str = "label";
+
+/// A string attribute value.
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute value.
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A string attribute of an item, or "" when it is absent or not a string.
+pub(crate) fn text<'a>(item: &'a Item, attr: &str) -> &'a str {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+/// The key of the item at `pk` and `sk`: the one way the store names an item.
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
+/// Whether a profile item carries a tombstone: its user is being deleted.
+pub fn is_tombstone(item: &Item) -> bool {
+    item.contains_key(DELETED_AT)
+}
