@@ -8,10 +8,10 @@ test:
 	@bash infra/scripts/test.sh
 
 tools:
-	@bash infra/scripts/tools.sh
+	@bash infra/scripts/tools.sh test
 
 lint:
-	@bash infra/scripts/tools.sh
+	@bash infra/scripts/tools.sh test
 	.tools/venv/bin/cfn-lint template.yaml
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -31,7 +31,7 @@ bench:
 # Delete throughput only: 1,000, 10,000 and 100,000 items (SIZES), release
 # build, against a DynamoDB Local of its own.
 bench-delete:
-	@bash infra/scripts/tools.sh
+	@bash infra/scripts/tools.sh dev
 	cargo build --release --quiet -p infra
 	@bash -c 'source infra/scripts/common.sh; port=$$(free_port); pid=$$(bash infra/scripts/dynamodb.sh $$port); \
 		trap "kill $$pid" EXIT; DYNAMODB_ENDPOINT=http://127.0.0.1:$$port TABLE_NAME=bench target/release/infra bench-delete'

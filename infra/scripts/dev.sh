@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
-bash infra/scripts/tools.sh
+bash infra/scripts/tools.sh dev
 
 api_port="${API_PORT:-9000}"
 dynamodb_port="${DYNAMODB_PORT:-8000}"

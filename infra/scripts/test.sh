@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
-bash infra/scripts/tools.sh
+bash infra/scripts/tools.sh test
 
 echo "== cfn-lint"
 cfn-lint template.yaml

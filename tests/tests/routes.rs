@@ -1,0 +1,87 @@
+//! The route table is the one list of endpoints: template.yaml, the local
+//! router and the function binaries must all say the same.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_yaml::Value;
+use shared::routes::{Route, DASHBOARD, ENDPOINTS};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap()).unwrap()
+}
+
+/// (method, path, binary) of every HttpApi event in template.yaml.
+fn template_endpoints() -> BTreeSet<(String, String, String)> {
+    let mut found = BTreeSet::new();
+    let resources = template()["Resources"].as_mapping().unwrap().clone();
+    for (_, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let events = resource["Properties"]["Events"].as_mapping().cloned();
+        for (_, event) in events.unwrap_or_default() {
+            if event["Type"] == "HttpApi" {
+                let p = &event["Properties"];
+                found.insert((
+                    p["Method"].as_str().unwrap().to_owned(),
+                    p["Path"].as_str().unwrap().to_owned(),
+                    binary.clone(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn table() -> BTreeSet<(String, String, String)> {
+    ENDPOINTS
+        .iter()
+        .map(|e| (e.method.into(), e.path.into(), e.function.into()))
+        .collect()
+}
+
+#[test]
+fn template_yaml_declares_exactly_the_route_table() {
+    assert_eq!(template_endpoints(), table());
+}
+
+#[test]
+fn every_function_has_its_entry_point_and_template_resource() {
+    let bins: BTreeSet<String> = std::fs::read_dir(root().join("functions/src/bin"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut functions: BTreeSet<String> = Route::ALL.iter().map(|r| r.function().into()).collect();
+    functions.insert(DASHBOARD.into());
+    functions.insert("purge-user".into());
+    assert_eq!(bins, functions);
+
+    let resources = template()["Resources"].as_mapping().unwrap().clone();
+    let declared: BTreeSet<String> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .into()
+        })
+        .collect();
+    assert_eq!(declared, functions);
+}
