@@ -1,19 +1,28 @@
-//! Timestamps: RFC 3339, UTC, always with milliseconds, so that their text
-//! order is their time order (they are used inside sort keys).
+//! Timestamps: RFC 3339, UTC, always with milliseconds and a four-digit year,
+//! so that their text order is their time order (they are used inside sort
+//! keys) and every stored timestamp reads back as the instant it was.
 
+use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
+
+const FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 pub fn now() -> String {
-    format(OffsetDateTime::now_utc())
+    // The current time always has a four-digit year.
+    format(OffsetDateTime::now_utc()).unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
-pub fn format(at: OffsetDateTime) -> String {
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(format)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+/// `at` in UTC, or `None` when the UTC instant is outside the years 0000 to
+/// 9999, which RFC 3339 cannot write (`0000-01-01T00:00:00+00:01` is such an
+/// instant). No arithmetic here can panic, whatever the client sent.
+pub fn format(at: OffsetDateTime) -> Option<String> {
+    let utc = at.checked_to_offset(UtcOffset::UTC)?;
+    if !(0..=9999).contains(&utc.year()) {
+        return None;
+    }
+    utc.format(FORMAT).ok()
 }
 
 #[cfg(test)]
@@ -23,9 +32,15 @@ mod tests {
     #[test]
     fn fixed_width_utc_with_milliseconds() {
         assert_eq!(
-            super::format(datetime!(2026-11-26 23:55:12.5 +10)),
-            "2026-11-26T13:55:12.500Z"
+            super::format(datetime!(2026-11-26 23:55:12.5 +10)).as_deref(),
+            Some("2026-11-26T13:55:12.500Z")
         );
         assert_eq!(super::now().len(), 24);
+    }
+
+    #[test]
+    fn instants_outside_four_digit_years_have_no_text() {
+        assert_eq!(super::format(datetime!(0000-01-01 00:00:00 +00:01)), None);
+        assert_eq!(super::format(datetime!(9999-12-31 23:59:59 -23:59)), None);
     }
 }

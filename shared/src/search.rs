@@ -38,40 +38,62 @@ pub struct Criteria {
     pub matches_nothing: bool,
 }
 
+/// The longest name or search word, in characters, as for stored names.
+const NAME_MAX: usize = 100;
+/// The longest folded name prefix, in bytes: it is part of an index sort key,
+/// which DynamoDB caps at 1,024 bytes (with the user id after it).
+const FOLDED_MAX: usize = 400;
+/// The longest email, in characters, as for stored emails.
+const EMAIL_MAX: usize = 254;
+
+fn bad(parameter: &str, detail: &str) -> ApiError {
+    Invalid::new(detail).at_parameter(parameter).into()
+}
+
 impl Criteria {
     /// The one search box: an id, an email, a mobile number, or names.
-    pub fn add_box(&mut self, q: &str) {
+    pub fn add_box(&mut self, q: &str) -> Result<(), ApiError> {
         let q = q.trim();
         if q.is_empty() {
-            return;
+            return Err(bad("q", "Must not be empty."));
         }
         if let Ok(id) = UserId::parse(q) {
             self.terms.push(Term::Id(id));
         } else if q.contains('@') {
-            self.terms.push(Term::Email(q.to_owned()));
+            self.add_email_at(q, "q")?;
         } else if q.starts_with('+') || q.starts_with(|c: char| c.is_ascii_digit()) {
             match Mobile::parse(q) {
                 Ok(mobile) => self.terms.push(Term::Mobile(mobile.as_str().to_owned())),
                 Err(_) => self.matches_nothing = true,
             }
         } else {
-            let folded = fold(q);
+            let folded = folded_name(q, "q")?;
             let words: Vec<&str> = folded.split_whitespace().collect();
             match words.as_slice() {
-                [] => {}
+                [] => return Err(bad("q", "Must contain a letter or digit.")),
                 [word] => self.terms.push(Term::AnyName((*word).to_owned())),
                 [first, .., last] => self
                     .terms
                     .push(Term::FullName((*first).to_owned(), (*last).to_owned())),
             }
         }
+        Ok(())
     }
 
-    pub fn add_email(&mut self, email: &str) {
+    pub fn add_email(&mut self, email: &str) -> Result<(), ApiError> {
+        self.add_email_at(email, "email")
+    }
+
+    fn add_email_at(&mut self, email: &str, parameter: &str) -> Result<(), ApiError> {
         let email = email.trim();
-        if !email.is_empty() {
-            self.terms.push(Term::Email(email.to_owned()));
+        if email.is_empty() {
+            return Err(bad(parameter, "Must not be empty."));
         }
+        if email.chars().count() > EMAIL_MAX {
+            return Err(bad(parameter, "An email has at most 254 characters."));
+        }
+        self.terms.push(Term::Email(email.to_owned()));
+        Ok(())
     }
 
     pub fn add_mobile(&mut self, mobile: &str, parameter: &str) -> Result<(), ApiError> {
@@ -80,55 +102,86 @@ impl Criteria {
         Ok(())
     }
 
-    pub fn add_first_name(&mut self, name: &str, exact: bool) {
-        if let Some(m) = name_match(name, exact) {
-            self.terms.push(Term::FirstName(m));
-        }
+    pub fn add_first_name(
+        &mut self,
+        name: &str,
+        exact: bool,
+        parameter: &str,
+    ) -> Result<(), ApiError> {
+        let folded = name_match(name, exact, parameter)?;
+        self.terms.push(Term::FirstName(folded));
+        Ok(())
     }
 
-    pub fn add_last_name(&mut self, name: &str, exact: bool) {
-        if let Some(m) = name_match(name, exact) {
-            self.terms.push(Term::LastName(m));
-        }
+    pub fn add_last_name(
+        &mut self,
+        name: &str,
+        exact: bool,
+        parameter: &str,
+    ) -> Result<(), ApiError> {
+        let folded = name_match(name, exact, parameter)?;
+        self.terms.push(Term::LastName(folded));
+        Ok(())
     }
 
     /// Basiq's filter syntax: `user.firstName.eq('Gavin'),user.lastName.eq('Belson')`.
     pub fn add_filter(&mut self, filter: &str) -> Result<(), ApiError> {
-        let bad = |detail: &str| Invalid::new(detail).at_parameter("filter");
-        for clause in filter::parse(filter).map_err(|d| bad(&d))? {
+        for clause in filter::parse(filter).map_err(|d| bad("filter", &d))? {
             let value = match (clause.op.as_str(), clause.values.as_slice()) {
                 ("eq", [value]) => value.as_str(),
-                _ => return Err(bad("Users can be filtered with eq and one value only.").into()),
+                _ => {
+                    return Err(bad(
+                        "filter",
+                        "Users can be filtered with eq and one value only.",
+                    ))
+                }
             };
             match clause.path.as_str() {
                 "user.id" => {
                     let id = UserId::parse(value).map_err(|e| e.at_parameter("filter"))?;
                     self.terms.push(Term::Id(id));
                 }
-                "user.email" => self.add_email(value),
+                "user.email" => self.add_email_at(value, "filter")?,
                 "user.mobile" => self.add_mobile(value, "filter")?,
-                "user.firstName" => self.add_first_name(value, true),
-                "user.lastName" => self.add_last_name(value, true),
+                "user.firstName" => self.add_first_name(value, true, "filter")?,
+                "user.lastName" => self.add_last_name(value, true, "filter")?,
                 other => {
-                    return Err(bad(&format!(
+                    return Err(bad("filter", &format!(
                         "Filtering on {other} is not supported; use user.id, user.email, user.mobile, user.firstName or user.lastName."
-                    ))
-                    .into())
+                    )))
                 }
             }
         }
         Ok(())
     }
 
-    /// A canonical text of the criteria, which a cursor is bound to.
+    /// A canonical text of the criteria, which a cursor is bound to: the
+    /// same criteria in any order give the same text.
     pub fn fingerprint(&self) -> String {
-        format!("{:?}", self.terms)
+        let mut terms: Vec<String> = self.terms.iter().map(|t| format!("{t:?}")).collect();
+        terms.sort();
+        terms.join("\n")
     }
 }
 
-fn name_match(name: &str, exact: bool) -> Option<NameMatch> {
+/// A name as the search keys hold it, or why it cannot be one.
+fn folded_name(name: &str, parameter: &str) -> Result<String, ApiError> {
+    if name.chars().count() > NAME_MAX {
+        return Err(bad(parameter, "A name has at most 100 characters."));
+    }
     let folded = fold(name);
-    (!folded.is_empty()).then_some(NameMatch { folded, exact })
+    if folded.is_empty() {
+        return Err(bad(parameter, "Must contain a letter or digit."));
+    }
+    if folded.len() > FOLDED_MAX {
+        return Err(bad(parameter, "This name is too long to search for."));
+    }
+    Ok(folded)
+}
+
+fn name_match(name: &str, exact: bool, parameter: &str) -> Result<NameMatch, ApiError> {
+    let folded = folded_name(name.trim(), parameter)?;
+    Ok(NameMatch { folded, exact })
 }
 
 #[cfg(test)]
@@ -137,7 +190,7 @@ mod tests {
 
     fn terms_of_box(q: &str) -> Criteria {
         let mut c = Criteria::default();
-        c.add_box(q);
+        c.add_box(q).unwrap();
         c
     }
 
@@ -163,7 +216,33 @@ mod tests {
             terms_of_box("Mary Ann Smith").terms,
             [Term::FullName("mary".into(), "smith".into())]
         );
-        assert!(terms_of_box("   ").terms.is_empty());
+        for empty in ["   ", "\u{301}"] {
+            assert!(Criteria::default().add_box(empty).is_err(), "{empty:?}");
+        }
+    }
+
+    #[test]
+    fn the_order_of_criteria_does_not_change_the_search() {
+        let (mut a, mut b) = (Criteria::default(), Criteria::default());
+        a.add_first_name("p", false, "firstName").unwrap();
+        a.add_last_name("z", false, "lastName").unwrap();
+        b.add_last_name("z", false, "lastName").unwrap();
+        b.add_first_name("p", false, "firstName").unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn empty_and_oversized_criteria_are_refused() {
+        let mut c = Criteria::default();
+        assert!(c.add_email("  ").is_err());
+        assert!(c.add_email(&format!("{}@b.co", "a".repeat(2_048))).is_err());
+        assert!(c.add_first_name("", false, "firstName").is_err());
+        assert!(c
+            .add_last_name(&"z".repeat(1_025), false, "lastName")
+            .is_err());
+        assert!(c.add_filter("user.email.eq('')").is_err());
+        assert!(c.add_filter("user.firstName.eq('  ')").is_err());
+        assert!(c.terms.is_empty());
     }
 
     #[test]

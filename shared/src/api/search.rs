@@ -27,11 +27,11 @@ pub async fn search_users(app: &App, req: Request) -> Response<Body> {
         let mut criteria = Criteria::default();
         for (name, value) in page.criteria() {
             match name {
-                "q" => criteria.add_box(value),
-                "firstName" => criteria.add_first_name(value, false),
-                "lastName" => criteria.add_last_name(value, false),
-                "email" => criteria.add_email(value),
-                _ => criteria.add_mobile(value, "mobile")?,
+                "q" => criteria.add_box(value)?,
+                "firstName" => criteria.add_first_name(value, false, name)?,
+                "lastName" => criteria.add_last_name(value, false, name)?,
+                "email" => criteria.add_email(value)?,
+                _ => criteria.add_mobile(value, name)?,
             }
         }
         if let Some(filter) = page.filter() {

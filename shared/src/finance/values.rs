@@ -88,12 +88,16 @@ pub struct Timestamp(String);
 text_value!(Timestamp, Timestamp::parse);
 
 impl Timestamp {
+    /// Any RFC 3339 instant whose UTC time falls in the years 0000 to 9999:
+    /// only those can be stored as RFC 3339 text and read back.
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .map(|at| Self(crate::clock::format(at)))
+        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
             .map_err(|_| {
                 Invalid::new("Must be an RFC 3339 date and time, such as 2024-01-15T09:30:00Z.")
-            })
+            })?;
+        crate::clock::format(at)
+            .map(Self)
+            .ok_or_else(|| Invalid::new("Must be between the years 0000 and 9999 in UTC."))
     }
 
     pub fn now() -> Self {
@@ -219,6 +223,23 @@ mod tests {
             "2024-01-15T09:30:00.000Z"
         );
         assert!(Timestamp::parse("2024-01-15").is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_four_digit_utc_years_are_refused_not_stored() {
+        // Both are valid RFC 3339, but their UTC instant falls outside 0000-9999,
+        // which cannot be written back as RFC 3339.
+        for edge in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59"] {
+            assert!(Timestamp::parse(edge).is_err(), "{edge}");
+        }
+        for ok in [
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "0000-01-01T23:59:00+23:59",
+        ] {
+            let stored = Timestamp::parse(ok).unwrap();
+            assert_eq!(Timestamp::parse(stored.as_str()).unwrap(), stored, "{ok}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! every endpoint that pages, plus whatever criteria the endpoint adds. Every
 //! parameter may be given once: a repeated one is refused, never half-read.
 
-use lambda_http::{Request, RequestExt};
+use lambda_http::Request;
 
 use crate::error::{ApiError, Invalid};
 
@@ -23,9 +23,11 @@ impl PageParams {
     /// Reads the query string of a listing that also takes `criteria`.
     /// Unknown and repeated parameters get 400, naming the parameter.
     pub fn read(req: &Request, criteria: &[&str], default_limit: usize) -> Result<Self, ApiError> {
-        let query = req.query_string_parameters();
+        // The query string as sent: in the client's order, repeats and all.
+        let query = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
         let mut given: Vec<(String, String)> = Vec::new();
-        for (name, value) in query.iter() {
+        for (name, value) in query {
+            let (name, value) = (name.as_ref(), value.as_ref());
             if !PAGING.contains(&name) && !criteria.contains(&name) {
                 let known: Vec<&str> = criteria.iter().chain(PAGING.iter()).copied().collect();
                 return Err(

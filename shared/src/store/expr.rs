@@ -155,24 +155,26 @@ impl Cond {
         Cond::Eq(attr, AttributeValue::S(value.into()))
     }
 
-    /// Both conditions (or just the one, when `other` is `None`).
-    pub fn and(self, other: Option<Cond>) -> Self {
-        match other {
-            None => self,
-            Some(Cond::And(mut parts)) => {
-                parts.insert(0, self);
-                Cond::And(parts)
-            }
-            Some(other) => Cond::And(vec![self, other]),
-        }
-    }
-
     /// All of `conds`, or `None` when there are none.
     pub fn all(mut conds: Vec<Cond>) -> Option<Cond> {
         match conds.len() {
             0 => None,
             1 => conds.pop(),
             _ => Some(Cond::And(conds)),
+        }
+    }
+
+    /// Whether the condition says anything about `attr`.
+    pub fn names(&self, attr: &str) -> bool {
+        match self {
+            Cond::Eq(a, _)
+            | Cond::Lt(a, _)
+            | Cond::Le(a, _)
+            | Cond::BeginsWith(a, _)
+            | Cond::Between(a, _, _)
+            | Cond::Exists(a)
+            | Cond::NotExists(a) => *a == attr,
+            Cond::And(parts) | Cond::Or(parts) => parts.iter().any(|c| c.names(attr)),
         }
     }
 

@@ -294,6 +294,15 @@ impl Store {
             ])),
             Position::Start | Position::Done => None,
         };
+        // Bounds that cross (after a date, and before an earlier one) match
+        // nothing; DynamoDB would refuse them as a BETWEEN.
+        if !low.is_empty() && low > high {
+            return if self.user_is_live(user).await? {
+                Ok((Vec::new(), None))
+            } else {
+                Err(ApiError::not_found())
+            };
+        }
         // A key value may not be empty: with no lower bound at all, only the upper one applies.
         let range = if low.is_empty() {
             Cond::Le(index.sk, s(high))

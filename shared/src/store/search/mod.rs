@@ -10,7 +10,7 @@ use plan::{Reads, Stream};
 use std::collections::VecDeque;
 
 use super::attrs::{s, text, Item};
-use super::expr::{Cond, Expr};
+use super::expr::Expr;
 use super::Position;
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
@@ -25,12 +25,22 @@ pub struct SearchPage {
     pub positions: Option<Vec<Position>>,
 }
 
+/// Most Queries one stream makes for one page.
+const QUERIES_PER_STREAM: usize = 4;
+
+/// Items a narrowed stream reads a Query, most of which its criteria may drop.
+const NARROWED_READ: usize = 100;
+
 /// Items read from one stream but not yet placed on a page.
 struct Buffer {
     items: VecDeque<Item>,
     /// Whether the stream has nothing beyond `items`.
     exhausted: bool,
+    /// Where the stream stands: after the last item placed on the page.
     position: Position,
+    /// Where its reads stopped, when they stopped short of its end: every
+    /// item before it is in `items` or did not match.
+    read_to: Option<Position>,
 }
 
 fn position_of(stream: &Stream, item: &Item) -> Position {
@@ -96,9 +106,12 @@ impl Store {
         }
     }
 
-    /// Reads a stream from `position` until it holds `want` matches or ends.
-    /// Without a filter that is one Query; a filter only ever narrows the
-    /// driver's own matches, so it rarely needs a second.
+    /// Reads a stream from `position` until it holds `want` matches, ends,
+    /// or has made [`QUERIES_PER_STREAM`] Queries: a page's work is bounded
+    /// whatever the table holds. Without criteria beyond its key, a stream
+    /// reads exactly what it returns in one Query; a narrowed stream reads
+    /// [`NARROWED_READ`] items a Query, and a bound hit part-way through a
+    /// run of non-matches ends the page early, its cursor past what was read.
     async fn fill(
         &self,
         stream: &Stream,
@@ -110,16 +123,20 @@ impl Store {
                 items: VecDeque::new(),
                 exhausted: true,
                 position,
+                read_to: None,
             });
         }
         let mut e = Expr::default();
-        let key_condition = e.condition(
-            &Cond::eq(stream.index.pk, stream.partition.clone()).and(stream.key.clone()),
-        );
+        let key_condition = e.condition(&stream.key_condition());
         let filter = stream.filter.as_ref().map(|f| e.condition(f));
+        let read = if stream.narrows() {
+            want.max(NARROWED_READ)
+        } else {
+            want
+        };
         let mut items = VecDeque::new();
         let mut start = start_key(stream, &position);
-        loop {
+        for _ in 0..QUERIES_PER_STREAM {
             let output = self
                 .client
                 .query()
@@ -130,13 +147,16 @@ impl Store {
                 .set_expression_attribute_names(e.names())
                 .set_expression_attribute_values(e.values())
                 .scan_index_forward(!stream.newest_first)
-                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(CAPACITY)
                 .send()
                 .await?;
             self.meter.record(output.consumed_capacity());
-            items.extend(output.items.unwrap_or_default());
+            let matching = output.items.unwrap_or_default().into_iter();
+            items.extend(
+                matching.filter(|item| stream.check.as_ref().is_none_or(|c| c.matches(item))),
+            );
             start = output.last_evaluated_key;
             if start.is_none() || items.len() >= want {
                 break;
@@ -144,10 +164,10 @@ impl Store {
         }
         // A page boundary that falls inside the filtered-out tail of a stream
         // leaves `start` set; the stream is exhausted only when DynamoDB says so.
-        let exhausted = start.is_none();
         Ok(Buffer {
             items,
-            exhausted,
+            exhausted: start.is_none(),
+            read_to: start.as_ref().map(|key| position_of(stream, key)),
             position,
         })
     }
@@ -203,12 +223,12 @@ fn merge(
     let positions = (!finished).then(|| {
         buffers
             .into_iter()
-            .map(|b| {
-                if b.items.is_empty() && b.exhausted {
-                    Position::Done
-                } else {
-                    b.position
-                }
+            .map(|b| match (b.items.is_empty(), b.exhausted, b.read_to) {
+                (true, true, _) => Position::Done,
+                // Everything read was placed or did not match: go on from
+                // where the reads stopped, not from the last match.
+                (true, false, Some(read_to)) => read_to,
+                (_, _, _) => b.position,
             })
             .collect()
     });
