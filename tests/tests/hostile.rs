@@ -123,6 +123,18 @@ async fn hostile_input_is_refused_and_changes_nothing() {
         "Gavin\u{7}",
         "Gavin\u{1B}[31m",
         "Ga\u{061C}vin",
+        "G\u{13AA}vin",
+        "B\u{585}b",
+        "G\u{251}vin",
+        "G\u{1D00}vin",
+        "Ga\u{AD}vin",
+        "Ga\u{34F}vin",
+        "\u{301}Gavin",
+        "Ga\u{E0041}vin",
+        "Ga\u{2028}vin",
+        "Ga\u{2800}vin",
+        "Ga\u{FE0F}vin",
+        "Ga\u{115F}vin",
     ];
     for (i, name) in names.iter().enumerate() {
         let field = ["firstName", "middleName", "lastName", "businessName"][i % 4];
@@ -135,6 +147,17 @@ async fn hostile_input_is_refused_and_changes_nothing() {
             format!("rename to {name:?}"),
             Route::UpdateUser,
             Event::user("PATCH", &user).json(&json!({"lastName": name})),
+        );
+    }
+    for email in [
+        "g\u{430}vin@hooli.com",
+        "ga\u{200B}vin@hooli.com",
+        "gavin@h\u{43E}\u{43E}li.com",
+    ] {
+        add(
+            format!("look-alike email {email:?}"),
+            Route::CreateUser,
+            Event::new("POST", "/users").json(&json!({ "email": email })),
         );
     }
     let injections = [

@@ -3,12 +3,27 @@ use std::fmt;
 use email_address::{EmailAddress, Options};
 use serde::{Deserialize, Serialize};
 
+use super::text::{check_scripts, check_text};
 use crate::error::Invalid;
 
 const EMAIL_MAX: usize = 254;
 
 /// An email address as the user gave it (trimmed). Two emails that differ only
 /// in case are the same address for matching: see `keys::email_key`.
+///
+/// Beyond the syntax (`email_address`, no display text or domain literal, a
+/// TLD required, at most 254 bytes), an address is held to the same Unicode
+/// rules as a name (`text::check_text`): printable ASCII (which the syntax
+/// check narrows to what an address may hold) or characters that UTS #39
+/// allows in identifiers, no compatibility forms, no mark without a letter.
+/// That refuses a zero-width space or soft hyphen hidden in an address.
+///
+/// The script rule (`text::check_scripts`, at most Highly Restrictive) is
+/// applied to the local part and to each label of the domain on its own:
+/// "gаvin@hooli.com" (a Cyrillic "а") and "gavin@hооli.com" are refused,
+/// while "анна@hooli.com" and "josé@пример.com" are not, since each part
+/// is a name of its own, and a domain's labels are registered and checked
+/// (by registries and browsers) one by one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -30,6 +45,15 @@ impl Email {
             .with_required_tld();
         EmailAddress::parse_with_options(text, options)
             .map_err(|_| Invalid::new("Email is not a valid email address."))?;
+        let refused = |refusal| Invalid::new(format!("Email must {refusal}."));
+        check_text(text).map_err(refused)?;
+        // Parsed above, so there is an `@`; the last one ends the local part
+        // (a quoted local part may hold another).
+        let (local, domain) = text.rsplit_once('@').unwrap_or((text, ""));
+        check_scripts(local).map_err(refused)?;
+        for label in domain.split('.') {
+            check_scripts(label).map_err(refused)?;
+        }
         Ok(Self(text.to_owned()))
     }
 
@@ -129,6 +153,51 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn real_addresses_are_accepted() {
+        for ok in [
+            "gavin@hooli.com",
+            "Gavin.Belson+test@hooli.com",
+            "o'brien@example.ie",
+            "josé@münchen.de",
+            "анна@почта.рф",
+            "анна@hooli.com",
+            "josé@пример.com",
+        ] {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn look_alike_and_invisible_addresses_are_rejected() {
+        for bad in [
+            "g\u{430}vin@hooli.com",
+            "ga\u{200B}vin@hooli.com",
+            "gavin@h\u{43E}\u{43E}li.com",
+            "gavin@hooli.c\u{43E}m",
+            "ga\u{AD}vin@hooli.com",
+            "gavin@hoo\u{2060}li.com",
+            "\u{301}gavin@hooli.com",
+            "gavin@\u{301}hooli.com",
+            "g\u{251}vin@hooli.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let message = |text: &str| Email::parse(text).unwrap_err().0;
+        assert_eq!(
+            message("gavin@h\u{43E}\u{43E}li.com"),
+            "Email must not mix letters of different scripts."
+        );
+        assert_eq!(
+            message("ga\u{200B}vin@hooli.com"),
+            "Email must not contain the character U+200B."
+        );
     }
 
     #[test]
