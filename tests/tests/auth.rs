@@ -151,7 +151,7 @@ async fn every_endpoint_checks_its_token() {
     let now = tests::time_now();
     let expired = tests::token_at(Scope::ServerAccess, None, now - 7200);
     let forged = shared::auth::TokenSigner::new(b"a different secret of enough size!")
-        .issue(Scope::ServerAccess, None, now)
+        .issue("key:tests", Scope::ServerAccess, None, now)
         .unwrap();
     let claims = URL_SAFE_NO_PAD.encode(format!(
         r#"{{"scope":"SERVER_ACCESS","iat":{now},"exp":{}}}"#,

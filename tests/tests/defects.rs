@@ -217,3 +217,26 @@ async fn d11_empty_criteria_are_refused_not_a_listing() {
         assert_eq!(reply.body["data"][0]["source"]["parameter"], name);
     }
 }
+
+#[tokio::test]
+async fn d15_an_error_is_never_much_larger_than_its_request() {
+    let env = TestEnv::new().await;
+    // 62 KB of unknown fields, and one unknown field with a 60 KB name.
+    let mut many = serde_json::Map::new();
+    many.insert("email".into(), json!("a@b.co"));
+    for n in 0..5_000 {
+        many.insert(format!("f{n:07}"), json!(1));
+    }
+    let long_name = json!({"email": "a@b.co", "x".repeat(60_000): 1});
+    for body in [Value::Object(many), long_name] {
+        let sent = body.to_string().len();
+        let reply = env.api().create_user(&body).await;
+        assert_eq!(reply.status, 400);
+        let answered = reply.body.to_string().len();
+        assert!(
+            answered <= 8 * 1024,
+            "{sent} bytes sent, {answered} bytes answered"
+        );
+        assert!(reply.body["data"].as_array().unwrap().len() <= 20);
+    }
+}

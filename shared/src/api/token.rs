@@ -79,7 +79,7 @@ pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
             return Err(ApiError::Unauthorized);
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let token = app.config.tokens()?.issue(scope, user_id, now)?;
+        let token = app.config.tokens()?.issue(&key.id(), scope, user_id, now)?;
         Ok(response::json(
             StatusCode::OK,
             &json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS}),

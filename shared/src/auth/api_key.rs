@@ -30,6 +30,12 @@ impl ApiKey {
         &self.0
     }
 
+    /// The key's public name, as tokens and records carry it: `key:` and the
+    /// first 16 hex digits of its digest (which reveal nothing of the key).
+    pub fn id(&self) -> String {
+        format!("key:{}", &self.digest()[..16])
+    }
+
     pub fn digest(&self) -> String {
         Sha256::digest(self.0.as_bytes())
             .iter()

@@ -56,10 +56,21 @@ fn rule_problem(rule: UserRule) -> Problem {
     }
 }
 
+/// The most problems one answer lists: a form needs every field it shows
+/// marked, not an echo of every field an attacker can invent.
+const MAX_PROBLEMS: usize = 20;
+
+/// The longest pointer or parameter name echoed back, in characters.
+const MAX_SOURCE: usize = 200;
+
 /// `{"type":"list","correlationId":…,"data":[{"type":"error",…}]}`, as Basiq answers.
 pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
     let data: Vec<Value> = match err {
-        ApiError::BadRequest(problems) => problems.iter().map(problem_entry).collect(),
+        ApiError::BadRequest(problems) => problems
+            .iter()
+            .take(MAX_PROBLEMS)
+            .map(problem_entry)
+            .collect(),
         ApiError::Rule(rule) => vec![problem_entry(&rule_problem(*rule))],
         // The cause is logged with the correlation id; the client only learns that it was us.
         ApiError::Internal { .. } => vec![entry(
@@ -87,8 +98,17 @@ fn problem_entry(problem: &Problem) -> Value {
     };
     let mut value = entry(code, title, &problem.detail);
     value["source"] = match &problem.at {
-        Source::Pointer(pointer) => json!({"pointer": pointer}),
-        Source::Parameter(parameter) => json!({"parameter": parameter}),
+        Source::Pointer(pointer) => json!({"pointer": cut(pointer)}),
+        Source::Parameter(parameter) => json!({"parameter": cut(parameter)}),
     };
     value
+}
+
+/// A client's own text, cut to [`MAX_SOURCE`] characters (an unknown field's
+/// name can be as long as the body).
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_SOURCE) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
