@@ -5,6 +5,7 @@
 pub mod api;
 pub mod contract;
 pub mod events;
+pub mod faults;
 pub mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ pub const TOKEN_SECRET: &[u8] = b"test-token-secret-0123456789abcdef";
 /// A token as `POST /token` would issue it, `at` seconds since the epoch.
 pub fn token_at(scope: shared::auth::Scope, user: Option<shared::user::UserId>, at: i64) -> String {
     shared::auth::TokenSigner::new(TOKEN_SECRET)
-        .issue(scope, user, at)
+        .issue("key:tests", scope, user, at)
         .expect("a signed token")
 }
 
@@ -133,6 +134,15 @@ impl TestEnv {
             requests,
             table,
         }
+    }
+
+    /// As [`TestEnv::with`], but the app (and [`TestEnv::client`]) talk to
+    /// DynamoDB through `faults`. The table is created on a plain client, so
+    /// no fault touches it and `faults` counts only the app's requests.
+    pub async fn with_faults(faults: &faults::Faults, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut env = Self::with(adjust).await;
+        env.app = App::new(faults.client(&env.requests), env.app.config.clone());
+        env
     }
 
     pub fn client(&self) -> &Client {
