@@ -79,10 +79,10 @@ pub async fn delete_run(
     let keys = keys_of(store, &bare_user).await?;
     let time_ours = async {
         let started = Instant::now();
-        store.tombstone_user(&ours_user, None).await?;
-        match store.purge_user(&ours_user, None, parallelism).await? {
+        let tombstone = store.tombstone_user(&ours_user, None).await?;
+        match store.purge_user(&tombstone, None, parallelism).await? {
             DeleteProgress::Done => Ok(started.elapsed()),
-            DeleteProgress::InProgress => Err(ApiError::internal("the purge stopped early")),
+            _ => Err(ApiError::internal("the purge stopped early")),
         }
     };
     let time_bare = async {

@@ -2,6 +2,8 @@
 //! It goes through the same decoding and validation as the API, and is
 //! deterministic for a given number, so runs are repeatable.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use shared::error::ApiError;
 use shared::finance::{decode_ingest, MAX_TRANSACTIONS};
@@ -134,7 +136,9 @@ pub async fn fill_user(
     loop {
         let now = left.min(MAX_TRANSACTIONS);
         let ingest = decode_ingest(connection_body(n, 2, now))?;
-        store.ingest(user, &ingest, parallelism, None).await?;
+        store
+            .ingest(user, &ingest, parallelism, Duration::from_secs(60), None)
+            .await?;
         left -= now;
         n += 1;
         if left == 0 {

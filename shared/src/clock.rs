@@ -14,6 +14,12 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc()).unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// Now, in milliseconds since the epoch: the unit of leases, which compare
+/// as numbers.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// `at` in UTC, or `None` when the UTC instant is outside the years 0000 to
 /// 9999, which RFC 3339 cannot write (`0000-01-01T00:00:00+00:01` is such an
 /// instant). No arithmetic here can panic, whatever the client sent.

@@ -32,6 +32,9 @@ pub struct Config {
     pub delete_budget: Duration,
     /// How many BatchWriteItem calls a deletion keeps in flight.
     pub delete_parallelism: usize,
+    /// How long an ingest holds its connection (`INGEST_LEASE_MS`): longer
+    /// than ingest-connection may run, so a lease outlives its ingest.
+    pub ingest_lease: Duration,
     /// The base of the links in responses (`PUBLIC_BASE_URL`), when set.
     pub public_base_url: Option<String>,
     /// Signs pagination cursors so that clients cannot forge them. Only the
@@ -48,6 +51,7 @@ impl Config {
             std::env::var("TABLE_NAME").map_err(|_| ConfigError("TABLE_NAME is not set".into()))?;
         let delete_budget = Duration::from_millis(env_number("DELETE_BUDGET_MS", 20_000)?);
         let delete_parallelism = env_number("DELETE_PARALLELISM", 8)?.max(1) as usize;
+        let ingest_lease = Duration::from_millis(env_number("INGEST_LEASE_MS", 60_000)?);
         let public_base_url = std::env::var("PUBLIC_BASE_URL")
             .ok()
             .map(|base| base.trim_end_matches('/').to_owned())
@@ -72,6 +76,7 @@ impl Config {
             table_name,
             delete_budget,
             delete_parallelism,
+            ingest_lease,
             public_base_url,
             cursor_key,
             tokens,

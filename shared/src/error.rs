@@ -81,11 +81,26 @@ pub enum ApiError {
     )]
     IdempotencyConflict,
 
+    /// A record id of the request already belongs to another connection of
+    /// the user (the pointer says which).
+    #[error("This id belongs to another connection of this user.")]
+    IdInUse { pointer: String },
+
+    /// The resource is busy with another request (an ingest of the same
+    /// connection, a deletion under way); the same request can be retried.
+    #[error("{detail}")]
+    Busy {
+        detail: &'static str,
+        retry_after_seconds: u64,
+    },
+
     /// `If-Match` named a version that is no longer current.
     #[error("The user has changed since it was read. Fetch it again and retry.")]
     PreconditionFailed,
 
-    /// DynamoDB asked us to slow down and the retries ran out.
+    /// DynamoDB asked us to slow down, or kept refusing a transaction for a
+    /// conflict, and the retries ran out. Nothing was acknowledged: the same
+    /// request can be retried.
     #[error("Service Unavailable. Try again later.")]
     ServiceUnavailable,
 

@@ -9,7 +9,8 @@ use crate::error::{ApiError, Invalid};
 /// Records are kept (and honoured) for this long; DynamoDB's TTL removes them after.
 pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
 
-/// A client's key, bound to the route it was used on.
+/// A client's key, bound to the caller that sent it and the route it was
+/// used on: another caller's same key is another key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
     digest: String,
@@ -17,14 +18,16 @@ pub struct IdempotencyKey {
 
 impl IdempotencyKey {
     /// 1 to 255 printable ASCII characters, as most APIs accept (UUIDs fit).
-    pub fn parse(route: &str, text: &str) -> Result<Self, Invalid> {
+    pub fn parse(caller: &str, route: &str, text: &str) -> Result<Self, Invalid> {
         if !(1..=255).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Invalid::new(
                 "Idempotency-Key must be 1 to 255 printable ASCII characters, such as a UUID.",
             ));
         }
         Ok(Self {
-            digest: hex(&Sha256::digest(format!("{route}\n{text}").as_bytes())),
+            digest: hex(&Sha256::digest(
+                format!("{caller}\n{route}\n{text}").as_bytes(),
+            )),
         })
     }
 
@@ -36,13 +39,14 @@ impl IdempotencyKey {
 /// The header, if the request has one.
 pub fn from_request(
     req: &lambda_http::Request,
+    caller: &str,
     route: &str,
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
     let text = value.to_str().unwrap_or("");
-    IdempotencyKey::parse(route, text)
+    IdempotencyKey::parse(caller, route, text)
         .map(Some)
         .map_err(|e| e.at_parameter("Idempotency-Key").into())
 }
@@ -104,12 +108,14 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_bound_to_their_route() {
-        let users = IdempotencyKey::parse("POST /users", "k1").unwrap();
-        let other = IdempotencyKey::parse("POST /users/x/connections", "k1").unwrap();
+    fn keys_are_bound_to_their_caller_and_route() {
+        let users = IdempotencyKey::parse("key:a", "POST /users", "k1").unwrap();
+        let other = IdempotencyKey::parse("key:a", "POST /users/x/connections", "k1").unwrap();
+        let caller = IdempotencyKey::parse("key:b", "POST /users", "k1").unwrap();
         assert_ne!(users, other);
-        assert!(IdempotencyKey::parse("r", "").is_err());
-        assert!(IdempotencyKey::parse("r", "with space").is_err());
-        assert!(IdempotencyKey::parse("r", &"k".repeat(256)).is_err());
+        assert_ne!(users, caller);
+        assert!(IdempotencyKey::parse("c", "r", "").is_err());
+        assert!(IdempotencyKey::parse("c", "r", "with space").is_err());
+        assert!(IdempotencyKey::parse("c", "r", &"k".repeat(256)).is_err());
     }
 }

@@ -3,17 +3,25 @@
 //!
 //! Layout of one user's partition (`pk = USER#<id>`), in sort-key order:
 //!
-//! | sk              | item          |
-//! |-----------------|---------------|
-//! | `ACCT#<id>`     | an account    |
-//! | `CONN#<id>`     | a connection  |
-//! | `PROFILE`       | the profile   |
-//! | `TXN#<id>`      | a transaction |
+//! | sk                      | item                                        |
+//! |-------------------------|---------------------------------------------|
+//! | `ACCT#<id>`             | an account (its id is the user's: see below) |
+//! | `CONN#<id>`             | a connection                                |
+//! | `PROFILE`               | the profile                                 |
+//! | `PURGE`                 | a deletion handed over to `purge-user`      |
+//! | `TXN#<id>#<connection>` | a transaction, scoped to its connection     |
+//! | `~ONCE#<digest>`        | an idempotency record of an ingest          |
 //!
 //! Accounts, connections and the profile sort together below `TXN#`, so one
 //! Query (`sk < "TXN#"`) reads a user with its connections and accounts and
 //! never a transaction. Transactions are ordered by the two local indexes
 //! [`TXN_BY_DATE`] and [`TXN_BY_ACCOUNT`].
+//!
+//! No connection can overwrite another's records: a transaction's key holds
+//! its connection, and an account id is claimed by its connection in the
+//! ingest's transaction (a conditional write), so a clash is refused.
+//! Everything a user owns, records of its requests included, is in its
+//! partition and goes with it.
 //!
 //! The profile also carries the attributes that place it in the search
 //! indexes (see [`Index`]); a tombstoned profile drops them and so vanishes
@@ -35,13 +43,25 @@ pub fn user_of_pk(pk: &str) -> Option<UserId> {
     UserId::parse(pk.strip_prefix("USER#")?).ok()
 }
 
-/// An idempotency record lives in a partition of its own, named by a digest
-/// of the route and the client's key.
+/// The idempotency record of a user's creation lives in a partition of its
+/// own (the user does not exist yet), named by a digest of the caller, the
+/// route and the client's key. The profile names it, so that it goes with
+/// the user.
 pub fn idempotency_pk(digest: &str) -> String {
     format!("IDEMPOTENCY#{digest}")
 }
 
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+/// The idempotency record of an ingest, in the user's own partition, after
+/// every other item (`~` sorts after every key character).
+pub fn ingest_record_sk(digest: &str) -> String {
+    format!("~ONCE#{digest}")
+}
+
+/// The item that hands a deletion over to `purge-user`: the table's stream
+/// delivers its writes (and only its writes) to the function.
+pub const PURGE_SK: &str = "PURGE";
 
 /// An API key's record, named by the key's SHA-256 digest.
 pub fn api_key_pk(digest: &str) -> String {
@@ -62,8 +82,15 @@ pub fn connection_sk(id: &str) -> String {
     format!("{CONNECTION_PREFIX}{id}")
 }
 
-pub fn transaction_sk(id: &str) -> String {
-    format!("{TRANSACTION_PREFIX}{id}")
+/// A transaction's key holds its connection: two connections may use one
+/// transaction id, and neither can overwrite the other's.
+pub fn transaction_sk(id: &str, connection: &str) -> String {
+    format!("{TRANSACTION_PREFIX}{id}#{connection}")
+}
+
+/// What the keys of every transaction with this id start with.
+pub fn transaction_id_prefix(id: &str) -> String {
+    format!("{TRANSACTION_PREFIX}{id}#")
 }
 
 /// A local secondary index: same partition as the table, another sort key.
@@ -87,11 +114,12 @@ pub const TXN_BY_ACCOUNT: LocalIndex = LocalIndex {
 
 /// Sort key of a transaction in [`TXN_BY_DATE`]. Posting dates are fixed-width
 /// UTC text, so text order is time order; ids are `[A-Za-z0-9_-]`, all above `#`.
-pub fn txn_date_key(post_date: &str, id: &str) -> String {
-    format!("{post_date}#{id}")
+pub fn txn_date_key(post_date: &str, id: &str, connection: &str) -> String {
+    format!("{post_date}#{id}#{connection}")
 }
 
-/// Sort key of a transaction in [`TXN_BY_ACCOUNT`].
+/// Sort key of a transaction in [`TXN_BY_ACCOUNT`]. An account belongs to
+/// one connection, so its transactions are all that connection's.
 pub fn txn_account_key(account: &str, post_date: &str, id: &str) -> String {
     format!("{account}#{post_date}#{id}")
 }

@@ -210,3 +210,27 @@ impl Reply {
         self.body["id"].as_str().expect("an id").to_owned()
     }
 }
+
+/// The stream record that hands a user's deletion over to `purge-user`: the
+/// write of its `PURGE` item, as the table's stream delivers it.
+pub fn handover_event(user: &str) -> aws_lambda_events::event::dynamodb::Event {
+    serde_json::from_value(json!({
+        "Records": [{
+            "eventID": uuid::Uuid::new_v4().to_string(),
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795651200,
+                "Keys": {"pk": {"S": format!("USER#{user}")}, "sk": {"S": "PURGE"}},
+                "NewImage": {"pk": {"S": format!("USER#{user}")}, "sk": {"S": "PURGE"}},
+                "SequenceNumber": "111",
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_IMAGE"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-11-26T00:00:00.000"
+        }]
+    }))
+    .expect("a DynamoDB stream event")
+}

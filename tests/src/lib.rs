@@ -123,6 +123,7 @@ impl TestEnv {
             table_name: table.clone(),
             delete_budget: Duration::from_secs(20),
             delete_parallelism: 8,
+            ingest_lease: Duration::from_secs(60),
             public_base_url: None,
             cursor_key: Some(b"test-cursor-key-0123456789abcdef".to_vec()),
             tokens: Some(shared::auth::TokenSigner::new(TOKEN_SECRET)),

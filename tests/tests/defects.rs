@@ -240,3 +240,525 @@ async fn d15_an_error_is_never_much_larger_than_its_request() {
         assert!(reply.body["data"].as_array().unwrap().len() <= 20);
     }
 }
+
+#[tokio::test]
+async fn d03_one_connection_never_overwrites_another_connections_records() {
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    // bank-a: account acc-1 with transactions t-1 and t-2.
+    let bank = |id: &str, account: &str, txns: &[&str]| {
+        let mut body = connection_body(1, 1, 0);
+        body["id"] = json!(id);
+        body["accounts"][0]["id"] = json!(account);
+        body["transactions"] = Value::Array(
+            txns.iter()
+                .map(|t| json!({"id": t, "account": account, "status": "posted", "description": format!("{id} {t}"),
+                    "amount": "-1.00", "direction": "debit", "class": "payment", "postDate": "2024-01-15T09:30:00Z"}))
+                .collect(),
+        );
+        body
+    };
+    assert_eq!(
+        api.ingest_connection(&user, &bank("bank-a", "acc-1", &["t-1", "t-2"]))
+            .await
+            .status,
+        201
+    );
+    // bank-b may not take acc-1 over: 409, naming the account, and nothing written.
+    let before = env.item_count().await;
+    let clash = api
+        .ingest_connection(&user, &bank("bank-b", "acc-1", &["t-1"]))
+        .await;
+    assert_eq!(clash.status, 409, "{:#}", clash.body);
+    assert_eq!(clash.pointer(), "/accounts/0/id");
+    assert_eq!(env.item_count().await, before);
+    // bank-b may use the transaction id t-1 for an account of its own; bank-a's t-1 stays.
+    assert_eq!(
+        api.ingest_connection(&user, &bank("bank-b", "acc-2", &["t-1"]))
+            .await
+            .status,
+        201
+    );
+    let a = api
+        .list_transactions(&user, &[("filter", "account.id.eq('acc-1')")])
+        .await;
+    assert_eq!(a.body["count"], 2, "{:#}", a.body);
+    assert!(a.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["connection"] == "bank-a"));
+    // Deleting bank-a leaves bank-b whole and nothing of bank-a.
+    assert_eq!(api.delete_connection(&user, "bank-a").await.status, 204);
+    let left = api.list_transactions(&user, &[]).await;
+    assert_eq!(left.body["count"], 1);
+    assert_eq!(left.body["data"][0]["connection"], "bank-b");
+    assert_eq!(
+        api.get_transaction(&user, "t-1").await.body["connection"],
+        "bank-b"
+    );
+    // profile + bank-b's connection, account and transaction
+    assert_eq!(env.partition_count(&user).await, 4);
+}
+
+#[tokio::test]
+async fn d12_idempotency_keys_belong_to_their_caller_and_die_with_what_they_made() {
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let body = json!({"email": "gavin@hooli.com"});
+    let as_key = |caller: &str| {
+        let token = shared::auth::TokenSigner::new(tests::TOKEN_SECRET)
+            .issue(
+                caller,
+                shared::auth::Scope::ServerAccess,
+                None,
+                tests::time_now(),
+            )
+            .unwrap();
+        tests::api::event(shared::routes::Route::CreateUser, "POST", &[])
+            .json(&body)
+            .header("idempotency-key", "same-key")
+            .bearer(&token)
+    };
+    let first = api
+        .call(shared::routes::Route::CreateUser, as_key("key:one"))
+        .await;
+    let second = api
+        .call(shared::routes::Route::CreateUser, as_key("key:two"))
+        .await;
+    assert_eq!((first.status, second.status), (201, 201));
+    assert!(second.headers.get("idempotent-replayed").is_none());
+    assert_ne!(
+        first.id(),
+        second.id(),
+        "another caller's key is another key"
+    );
+
+    // After the user is deleted, a retry does not answer 201 for it.
+    assert_eq!(api.delete_user(&first.id()).await.status, 204);
+    let retry = api
+        .call(shared::routes::Route::CreateUser, as_key("key:one"))
+        .await;
+    assert_ne!(retry.body["id"], first.body["id"], "{:#}", retry.body);
+    // and its record, which held the user's email, went with the user.
+    let scan = env
+        .client()
+        .scan()
+        .table_name(&env.table)
+        .send()
+        .await
+        .unwrap();
+    let text = format!("{:?}", scan.items());
+    assert!(
+        !text.contains(&first.id()),
+        "nothing of the deleted user is left"
+    );
+}
+
+#[tokio::test]
+async fn d16_links_come_from_configuration_never_from_the_host_header() {
+    let env = TestEnv::new().await;
+    let event = tests::api::event(shared::routes::Route::CreateUser, "POST", &[])
+        .json(&gavin())
+        .header("host", "evil.example");
+    let reply = env
+        .api()
+        .call(shared::routes::Route::CreateUser, event)
+        .await;
+    assert_eq!(reply.status, 201);
+    let link = reply.body["links"]["self"].as_str().unwrap();
+    assert!(
+        link.starts_with("https://api.example.test/users/"),
+        "{link}"
+    );
+}
+
+/// An ingest with an Idempotency-Key.
+fn keyed_ingest(user: &str, key: &str, body: &Value) -> tests::events::Event {
+    tests::api::user_event(shared::routes::Route::IngestConnection, "POST", user)
+        .json(body)
+        .header("idempotency-key", key)
+}
+
+async fn ingest_with_key(
+    env: &TestEnv,
+    user: &str,
+    key: &str,
+    body: &Value,
+) -> tests::events::Reply {
+    env.api()
+        .call(
+            shared::routes::Route::IngestConnection,
+            keyed_ingest(user, key, body),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn d04_a_retried_ingest_never_reports_success_for_data_not_written() {
+    use tests::faults::{Fault, Faults};
+    let faults = Faults::new(4);
+    let env = TestEnv::with_faults(&faults, |c| {
+        c.ingest_lease = std::time::Duration::from_millis(1_500)
+    })
+    .await;
+    let user = env.api().new_user(&gavin()).await;
+    let body = connection_body(1, 1, 20);
+
+    // The one batch fails (throttled through every retry of the SDK): 503, and the
+    // retry with the same key does the work, not a replay of a 201.
+    faults.at(2, Fault::Throttle);
+    faults.at(3, Fault::Throttle);
+    faults.at(4, Fault::Throttle);
+    let failed = ingest_with_key(&env, &user, "k-1", &body).await;
+    assert_eq!(failed.status, 503, "{:#}", failed.body);
+    assert!(failed.headers.get("retry-after").is_some());
+    let retry = ingest_with_key(&env, &user, "k-1", &body).await;
+    assert_eq!(retry.status, 201, "{:#}", retry.body);
+    assert!(
+        retry.headers.get("idempotent-replayed").is_none(),
+        "the retry did the work"
+    );
+    assert_eq!(
+        env.api()
+            .list_transactions(&user, &[("limit", "500")])
+            .await
+            .body["count"],
+        20
+    );
+
+    // The function dies after its commit and one batch. A retry while the
+    // first attempt could still be running is told to wait; once its lease is
+    // over, a retry takes the record over and does the work.
+    let body = connection_body(2, 1, 100);
+    faults.crash_after(2);
+    assert!(faults
+        .run(ingest_with_key(&env, &user, "k-2", &body))
+        .await
+        .is_none());
+    let early = ingest_with_key(&env, &user, "k-2", &body).await;
+    assert_eq!(early.status, 409, "{:#}", early.body);
+    assert!(early.headers.get("retry-after").is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    let late = ingest_with_key(&env, &user, "k-2", &body).await;
+    assert_eq!(late.status, 201, "{:#}", late.body);
+    assert!(late.headers.get("idempotent-replayed").is_none());
+    let again = ingest_with_key(&env, &user, "k-2", &body).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        env.api()
+            .list_transactions(&user, &[("limit", "500")])
+            .await
+            .body["count"],
+        120
+    );
+
+    // An ingest that ended 404 never replays 201.
+    let gone = shared::user::UserId::new().to_string();
+    assert_eq!(ingest_with_key(&env, &gone, "k-3", &body).await.status, 404);
+    assert_eq!(ingest_with_key(&env, &gone, "k-3", &body).await.status, 404);
+}
+
+#[tokio::test]
+async fn d05_conflicts_and_throttling_are_retried_not_answered_404_or_500() {
+    use tests::faults::{Fault, Faults};
+    let faults = Faults::new(5);
+    let env = TestEnv::with_faults(&faults, |_| {}).await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+
+    // A TransactionConflict on the ingest's commit is not "the user is gone".
+    faults.at(1, Fault::TransactionConflict);
+    let ingested = api
+        .ingest_connection(&user, &connection_body(1, 1, 3))
+        .await;
+    assert_eq!(ingested.status, 201, "{:#}", ingested.body);
+
+    // An update or a tombstone refused for a transaction in flight is retried.
+    faults.at(1, Fault::TransactionConflict);
+    let updated = api
+        .update_user("PATCH", &user, &json!({"firstName": "Richard"}))
+        .await;
+    assert_eq!(updated.status, 200, "{:#}", updated.body);
+    faults.at(1, Fault::TransactionConflict);
+    let deleted = api.delete_user(&user).await;
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+
+    // Conflicts that never end are a 503 with Retry-After, not a 404.
+    let other = api.new_user(&gavin()).await;
+    for nth in 1..=6 {
+        faults.at(nth, Fault::TransactionConflict);
+    }
+    let busy = api
+        .ingest_connection(&other, &connection_body(1, 1, 3))
+        .await;
+    assert_eq!(busy.status, 503, "{:#}", busy.body);
+    assert!(busy.headers.get("retry-after").is_some());
+    assert_eq!(faults.injected()["conflict"], 9);
+}
+
+#[tokio::test]
+async fn d06_deleting_a_connection_leaves_nothing_whatever_is_cut_short() {
+    use tests::faults::Faults;
+    let faults = Faults::new(6);
+    let env = TestEnv::with_faults(&faults, |c| c.delete_parallelism = 1).await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    assert_eq!(
+        api.ingest_connection(&user, &connection_body(1, 3, 300))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        api.ingest_connection(&user, &connection_body(2, 1, 10))
+            .await
+            .status,
+        201
+    );
+
+    // Cut short after its tombstone, the overview and a few batches.
+    faults.crash_after(5);
+    assert!(faults
+        .run(api.delete_connection(&user, "conn-1"))
+        .await
+        .is_none());
+    // Already gone for every reader: the connection, its accounts and its
+    // transactions, though not all are deleted yet.
+    assert_eq!(api.get_connection(&user, "conn-1").await.status, 404);
+    assert_eq!(api.list_accounts(&user).await.body["count"], 1);
+    assert_eq!(
+        api.list_transactions(&user, &[("limit", "500")]).await.body["count"],
+        10
+    );
+    // A refresh of it meanwhile is refused, not half-written beside the deletion.
+    let refresh = api
+        .ingest_connection(&user, &connection_body(1, 3, 300))
+        .await;
+    assert_eq!(refresh.status, 409, "{:#}", refresh.body);
+    // The repeated call finishes: nothing of conn-1 is left.
+    assert_eq!(api.delete_connection(&user, "conn-1").await.status, 204);
+    faults.clear();
+    // profile + conn-2, its account and its 10 transactions
+    assert_eq!(env.partition_count(&user).await, 13);
+
+    // An ingest of a connection in flight holds it: its deletion waits (409).
+    faults.crash_after(2);
+    assert!(faults
+        .run(api.ingest_connection(&user, &connection_body(2, 1, 200)))
+        .await
+        .is_none());
+    let held = api.delete_connection(&user, "conn-2").await;
+    assert_eq!(held.status, 409, "{:#}", held.body);
+    assert!(held.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn d07_an_ingest_that_dies_after_its_user_was_deleted_leaves_nothing() {
+    use tests::faults::Faults;
+    let faults = Faults::new(7);
+    let env = TestEnv::with_faults(&faults, |c| {
+        c.ingest_lease = std::time::Duration::from_millis(1_500);
+    })
+    .await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    // The ingest commits, writes one batch, and dies with its lease held.
+    faults.crash_after(2);
+    assert!(faults
+        .run(api.ingest_connection(&user, &connection_body(1, 1, 200)))
+        .await
+        .is_none());
+    // The deletion cannot finish while the lease lasts: it hands over.
+    let deleted = api.delete_user(&user).await;
+    assert_eq!(deleted.status, 202, "{:#}", deleted.body);
+    // What the dead ingest still had in flight lands late (as a request a
+    // timed-out Lambda sent can): written straight to the table.
+    let id = shared::user::UserId::parse(&user).unwrap();
+    let late = shared::finance::decode_ingest(connection_body(1, 1, 200)).unwrap();
+    let items: Vec<_> = late.transactions[100..]
+        .iter()
+        .map(|t| {
+            let mut item: std::collections::HashMap<
+                String,
+                aws_sdk_dynamodb::types::AttributeValue,
+            > = serde_dynamo::to_item(t).unwrap();
+            item.insert(
+                "pk".into(),
+                aws_sdk_dynamodb::types::AttributeValue::S(shared::keys::user_pk(&id)),
+            );
+            item.insert(
+                "sk".into(),
+                aws_sdk_dynamodb::types::AttributeValue::S(shared::keys::transaction_sk(
+                    t.id.as_str(),
+                    "conn-1",
+                )),
+            );
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .collect();
+    env.app.store.write_batches(items, 4).await.unwrap();
+    // purge-user, started by the hand-over, waits out the lease and sweeps.
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = (tests::time_now() as u64 + 300) * 1000;
+    shared::stream::purge_users(
+        &env.app,
+        lambda_runtime::LambdaEvent::new(tests::events::handover_event(&user), context),
+    )
+    .await
+    .unwrap();
+    faults.clear();
+    assert_eq!(env.partition_count(&user).await, 0, "no orphan");
+}
+
+#[tokio::test]
+async fn d08_deletion_is_handed_over_explicitly_and_a_repeated_delete_re_arms_it() {
+    // The stream triggers purge-user on hand-overs only, never on a tombstone.
+    let template: serde_yaml::Value = serde_yaml::from_str(infra::table::TEMPLATE).unwrap();
+    let pattern = template["Resources"]["PurgeUserFunction"]["Properties"]["Events"]["Tombstone"]
+        ["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pattern: Value = serde_json::from_str(&pattern).unwrap();
+    assert_eq!(pattern["dynamodb"]["Keys"]["sk"]["S"], json!(["PURGE"]));
+    assert_eq!(pattern["eventName"], json!(["INSERT", "MODIFY"]));
+
+    let env = TestEnv::with(|c| c.delete_budget = std::time::Duration::ZERO).await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    let id = shared::user::UserId::parse(&user).unwrap();
+    infra::seed::fill_user(&env.app.store, &id, 0, 2_000, 16)
+        .await
+        .unwrap();
+    let requested = || async {
+        let item = env
+            .client()
+            .get_item()
+            .table_name(&env.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(shared::keys::user_pk(&id)),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("PURGE".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item;
+        item.and_then(|i| i.get("requestedAt").and_then(|v| v.as_n().ok()).cloned())
+    };
+    assert_eq!(api.delete_user(&user).await.status, 202);
+    let first = requested().await.expect("handed over");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // The stream's record was lost: a repeated DELETE hands over again, with a
+    // new write, which the stream delivers anew.
+    assert_eq!(api.delete_user(&user).await.status, 202);
+    let second = requested().await.expect("handed over again");
+    assert_ne!(first, second);
+    // While purge-user holds the deletion, a repeated DELETE answers at once.
+    assert!(env
+        .app
+        .store
+        .take_purge(&id, shared::clock::now_ms() + 60_000)
+        .await
+        .unwrap());
+    env.requests.clear();
+    assert_eq!(api.delete_user(&user).await.status, 202);
+    assert_eq!(
+        env.requests.count("BatchWriteItem"),
+        0,
+        "no purge beside purge-user"
+    );
+}
+
+#[tokio::test]
+async fn d18_delete_stops_issuing_work_at_its_deadline() {
+    use tests::faults::{Fault, Faults, Plan};
+    let faults = Faults::new(18);
+    let budget = std::time::Duration::from_millis(400);
+    let env = TestEnv::with_faults(&faults, |c| c.delete_budget = budget).await;
+    let user = env.api().new_user(&gavin()).await;
+    let id = shared::user::UserId::parse(&user).unwrap();
+    infra::seed::fill_user(&env.app.store, &id, 0, 5_000, 16)
+        .await
+        .unwrap();
+    // Every request takes 60 ms more than it would.
+    faults.plan(Plan {
+        slow: Some((1.0, std::time::Duration::from_millis(60))),
+        ..Plan::default()
+    });
+    let started = std::time::Instant::now();
+    let reply = env.api().delete_user(&user).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 202);
+    // No batch started after the first page once the deadline had passed:
+    // the overshoot is the batches in flight, not another page.
+    let deadline = started + budget;
+    let late: Vec<_> = faults
+        .history()
+        .into_iter()
+        .filter(|s| {
+            s.operation == "BatchWriteItem" && s.at > deadline + std::time::Duration::from_millis(5)
+        })
+        .collect();
+    println!("DELETE with a {budget:?} budget and 60 ms requests answered in {took:?}; {} batches after the deadline", late.len());
+    assert!(
+        late.is_empty(),
+        "{} batches started after the deadline",
+        late.len()
+    );
+    let _ = Fault::Throttle;
+}
+
+#[tokio::test]
+async fn d19_a_late_purge_does_no_work_and_the_dashboard_404_is_secured() {
+    let env = TestEnv::new().await;
+    let user = env.api().new_user(&gavin()).await;
+    let id = shared::user::UserId::parse(&user).unwrap();
+    infra::seed::fill_user(&env.app.store, &id, 0, 500, 16)
+        .await
+        .unwrap();
+    env.app.store.tombstone_user(&id, None).await.unwrap();
+    let before = env.partition_count(&user).await;
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = (tests::time_now() as u64 - 1) * 1000;
+    let late = shared::stream::purge_users(
+        &env.app,
+        lambda_runtime::LambdaEvent::new(tests::events::handover_event(&user), context),
+    )
+    .await;
+    assert!(
+        late.is_err(),
+        "a purge past its deadline fails, to be delivered again"
+    );
+    assert_eq!(env.partition_count(&user).await, before, "and does no work");
+
+    let missing = functions::dashboard::handle(
+        tests::events::Event::new("GET", "/assets/missing.js")
+            .without_auth()
+            .request(),
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+    for header in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "x-content-type-options",
+    ] {
+        assert!(missing.headers().contains_key(header), "{header}");
+    }
+}

@@ -11,10 +11,11 @@ use lambda_http::{Body, Request, Response};
 use shared::error::ApiError;
 use shared::http::request::Context;
 
-/// Answers a request for the page or one of its assets.
+/// Answers a request for the page or one of its assets. Every answer, a 404
+/// included, carries the page's security headers.
 pub async fn handle(req: Request) -> Response<Body> {
     let ctx = Context::of(&req, None);
-    shared::http::respond(&ctx, "dashboard", async {
+    let mut response = shared::http::respond(&ctx, "dashboard", async {
         if req.method() != Method::GET && req.method() != Method::HEAD {
             return Err(ApiError::not_found());
         }
@@ -36,13 +37,19 @@ pub async fn handle(req: Request) -> Response<Body> {
             .header(header::CONTENT_TYPE, asset.content_type)
             .header(header::ETAG, &asset.etag)
             .header(header::CACHE_CONTROL, "no-cache")
-            .header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
-            .header("x-content-type-options", "nosniff")
-            .header("x-frame-options", "DENY")
-            .header("referrer-policy", "no-referrer")
-            .header("cross-origin-opener-policy", "same-origin")
             .body(body)
             .map_err(|e| ApiError::internal_from("building a response", e))
     })
-    .await
+    .await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }

@@ -141,7 +141,7 @@ async fn cold_event(
             let owner = UserId::parse(user).map_err(|e| e.to_string())?;
             env.app
                 .store
-                .ingest(&owner, &ingest, 4, None)
+                .ingest(&owner, &ingest, 4, std::time::Duration::from_secs(60), None)
                 .await
                 .map_err(|e| e.to_string())?;
             let id = ingest.connection.id.to_string();

@@ -26,9 +26,11 @@ const TRANSACTIONS_DEFAULT_LIMIT: usize = 100;
 pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "ingest-connection", async {
-        caller(app, &req)?.require(Need::Server)?;
+        let claims = caller(app, &req)?;
+        claims.require(Need::Server)?;
         let user = request::path_user_id(&req)?;
-        let key = idempotency::from_request(&req, &format!("POST /users/{user}/connections"))?;
+        let route = format!("POST /users/{user}/connections");
+        let key = idempotency::from_request(&req, &claims.sub, &route)?;
         let body = request::json_body_within(&req, INGEST_MAX_BODY)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let ingest = decode_ingest(body)?;
@@ -44,7 +46,13 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
         };
         let once = app
             .store
-            .ingest(&user, &ingest, app.config.delete_parallelism, once)
+            .ingest(
+                &user,
+                &ingest,
+                app.config.delete_parallelism,
+                app.config.ingest_lease,
+                once,
+            )
             .await?;
         Ok(created_or_replayed(once, text))
     })

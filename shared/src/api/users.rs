@@ -20,8 +20,9 @@ use crate::user::{self, UserId};
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "create-user", async {
-        caller(app, &req)?.require(Need::Server)?;
-        let key = idempotency::from_request(&req, "POST /users")?;
+        let claims = caller(app, &req)?;
+        claims.require(Need::Server)?;
+        let key = idempotency::from_request(&req, &claims.sub, "POST /users")?;
         let body = request::json_body(&req)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let new_user = user::decode_create(body)?;
@@ -83,8 +84,10 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `DELETE /users/{userId}`: the user disappears at once (tombstone), then its
-/// items are removed within the time budget. 204 when everything is gone, 202
-/// when the rest is left to the purge function; repeating the call resumes.
+/// items are removed within the time budget. 204 when everything is gone; 202
+/// when the rest is handed over to `purge-user`. Repeating the call resumes
+/// the work (or, while purge-user is at it, leaves it to it) and hands it
+/// over again, so a hand-over that was lost is never the end of a deletion.
 pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-user", async {
@@ -92,14 +95,21 @@ pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;
-        app.store.tombstone_user(&id, if_match).await?;
-        let progress = app
-            .store
-            .purge_user(&id, Some(deadline), app.config.delete_parallelism)
-            .await?;
+        let user = app.store.tombstone_user(&id, if_match).await?;
+        // While purge-user is at work, a repeated DELETE does not purge beside it.
+        let progress = if user.purging() {
+            DeleteProgress::InProgress
+        } else {
+            app.store
+                .purge_user(&user, Some(deadline), app.config.delete_parallelism)
+                .await?
+        };
+        if progress != DeleteProgress::Done && !user.purging() {
+            app.store.hand_over(&id).await?;
+        }
         Ok(match progress {
             DeleteProgress::Done => response::no_content(),
-            DeleteProgress::InProgress => response::json(
+            DeleteProgress::InProgress | DeleteProgress::WaitingFor(_) => response::json(
                 StatusCode::ACCEPTED,
                 &json!({
                     "type": "deletion",

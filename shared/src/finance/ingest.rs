@@ -15,7 +15,10 @@ use super::{
 use crate::error::{ApiError, Invalid, Problem};
 use crate::user::Name;
 
-pub const MAX_ACCOUNTS: usize = 100;
+/// Accounts per ingest: they are claimed in the ingest's one DynamoDB
+/// transaction (at most 100 items, three of which are the user's check, the
+/// connection and the idempotency record).
+pub const MAX_ACCOUNTS: usize = 90;
 pub const MAX_TRANSACTIONS: usize = 5_000;
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,7 @@
 //! The one place where errors become Basiq error bodies: a status, a code and
 //! a title per error; the detail is the error's own text.
 
+use lambda_http::http::header::{self, HeaderValue};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
@@ -20,7 +21,9 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::Unauthorized | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
         ApiError::TokenExpired | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-        ApiError::IdempotencyConflict => StatusCode::CONFLICT,
+        ApiError::IdempotencyConflict | ApiError::IdInUse { .. } | ApiError::Busy { .. } => {
+            StatusCode::CONFLICT
+        }
         ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -39,6 +42,9 @@ fn code_and_title(err: &ApiError) -> (&'static str, &'static str) {
         ApiError::Forbidden(_) => ("forbidden-access", "Forbidden Access"),
         ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed."),
         ApiError::IdempotencyConflict => ("idempotency-key-reused", "Idempotency key reused."),
+        ApiError::IdInUse { .. } | ApiError::Busy { .. } => {
+            ("resource-conflict", "Resource conflict.")
+        }
         ApiError::ServiceUnavailable => ("service-unavailable", "Service Unavailable"),
         ApiError::BadRequest(_) | ApiError::Rule(_) | ApiError::Internal { .. } => {
             ("internal-server-error", "Internal Server Error")
@@ -78,13 +84,34 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
             "Internal Server Error",
             "An unexpected error occurred. Quote the correlationId if you report it.",
         )],
+        ApiError::IdInUse { pointer } => {
+            let (code, title) = code_and_title(err);
+            let mut value = entry(code, title, &err.to_string());
+            value["source"] = json!({ "pointer": pointer });
+            vec![value]
+        }
         other => {
             let (code, title) = code_and_title(other);
             vec![entry(code, title, &other.to_string())]
         }
     };
     let body = json!({"type": "list", "correlationId": correlation_id, "data": data});
-    response::json(status(err), &body)
+    let mut response = response::json(status(err), &body);
+    // When to try again: a busy resource says; DynamoDB's slowdowns pass soon.
+    let retry_after = match err {
+        ApiError::Busy {
+            retry_after_seconds,
+            ..
+        } => Some(*retry_after_seconds),
+        ApiError::ServiceUnavailable => Some(1),
+        _ => None,
+    };
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn entry(code: &str, title: &str, detail: &str) -> Value {

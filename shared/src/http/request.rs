@@ -45,21 +45,19 @@ fn correlation_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Without `PUBLIC_BASE_URL`: the Host the client called, with the scheme
-/// API Gateway forwarded, or http for a local run.
+/// Without `PUBLIC_BASE_URL`: the domain API Gateway received the request
+/// on (its own `requestContext.domainName`, the execute-api or custom
+/// domain), over https. Never the `Host` header: a client chooses that, and
+/// links (which idempotency records keep) must not point where it says.
 fn base_url(req: &Request) -> String {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic()))
+    let domain = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.domain_name.clone(),
+        _ => None,
     };
-    let host = header("host").unwrap_or("localhost");
-    let scheme = match header("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
+    match domain.filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_graphic())) {
+        Some(domain) => format!("https://{domain}"),
+        None => "https://localhost".to_owned(),
+    }
 }
 
 /// A record id path parameter (`connectionId`, `accountId`, `transactionId`).

@@ -31,10 +31,28 @@ pub(crate) const VERSION: &str = "version";
 /// for every reader, and its index attributes are removed with it.
 pub(crate) const DELETED_AT: &str = "deletedAt";
 
-/// Idempotency records: the request's digest, the answer's status and body.
+/// On a profile: the idempotency record of the request that created it,
+/// which goes when the user goes.
+pub(crate) const CREATED_WITH: &str = "createdWith";
+/// On a tombstoned profile: until when (epoch ms) `purge-user` is at work.
+pub(crate) const PURGE_LEASE_UNTIL: &str = "purgeLeaseUntil";
+/// On a hand-over item: when (epoch ms) the deletion was handed over.
+pub(crate) const REQUESTED_AT: &str = "requestedAt";
+
+/// A record's connection (accounts and transactions).
+pub(crate) const CONNECTION: &str = "connection";
+/// On a connection (and an ingest's record): until when (epoch ms) an ingest
+/// holds it, and which one.
+pub(crate) const LEASE_UNTIL: &str = "leaseUntil";
+pub(crate) const LEASE_ID: &str = "leaseId";
+
+/// Idempotency records: the request's digest, whether its answer is known,
+/// the answer's status and body, and what it made.
 pub(crate) const REQUEST_DIGEST: &str = "requestDigest";
+pub(crate) const STATE: &str = "state";
 pub(crate) const STATUS: &str = "status";
 pub(crate) const RESPONSE: &str = "response";
+pub(crate) const USER_ID: &str = "userId";
 /// When DynamoDB's TTL removes an item, in epoch seconds.
 pub(crate) const EXPIRES_AT: &str = "expiresAt";
 

@@ -1,9 +1,10 @@
 //! BatchWriteItem with the retries DynamoDB expects of its callers.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use rand::Rng;
 
 use super::attrs::Item;
@@ -24,21 +25,60 @@ impl Store {
         requests: Vec<WriteRequest>,
         parallelism: usize,
     ) -> Result<(), ApiError> {
+        self.write_batches_until(requests, parallelism, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// As [`Store::write_batches`], but no batch is started, and no batch
+    /// retried, once `deadline` has passed: `Ok(false)` when some requests
+    /// were left unwritten for it. After an error no further batch starts
+    /// either; in every case the batches already sent finish before this
+    /// returns, so nothing is still being written when the caller goes on.
+    pub(super) async fn write_batches_until(
+        &self,
+        requests: Vec<WriteRequest>,
+        parallelism: usize,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ApiError> {
         let mut chunks = Vec::with_capacity(requests.len().div_ceil(BATCH_SIZE));
         let mut requests = requests.into_iter().peekable();
         while requests.peek().is_some() {
             chunks.push(requests.by_ref().take(BATCH_SIZE).collect::<Vec<_>>());
         }
-        stream::iter(chunks)
-            .map(|chunk| self.write_batch(chunk))
+        let failed = AtomicBool::new(false);
+        let results: Vec<Result<bool, ApiError>> = stream::iter(chunks)
+            .map(|chunk| {
+                let failed = &failed;
+                async move {
+                    if failed.load(Ordering::Relaxed) || past(deadline) {
+                        return Ok(false);
+                    }
+                    let written = self.write_batch(chunk, deadline).await;
+                    if written.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    written
+                }
+            })
             .buffer_unordered(parallelism.max(1))
-            .try_collect::<()>()
-            .await
+            .collect()
+            .await;
+        let mut all = true;
+        for result in results {
+            all &= result?;
+        }
+        Ok(all)
     }
 
     /// One batch of at most 25, retrying `UnprocessedItems` with exponential
-    /// backoff and full jitter until all are written.
-    async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), ApiError> {
+    /// backoff and full jitter until all are written (`Ok(true)`), the
+    /// deadline passes (`Ok(false)`), or the attempts run out (503).
+    async fn write_batch(
+        &self,
+        mut pending: Vec<WriteRequest>,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ApiError> {
         for attempt in 0..MAX_ATTEMPTS {
             let output = self
                 .client
@@ -55,12 +95,19 @@ impl Store {
                 .and_then(|mut items| items.remove(&self.table))
                 .unwrap_or_default();
             if pending.is_empty() {
-                return Ok(());
+                return Ok(true);
+            }
+            if past(deadline) {
+                return Ok(false);
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(ApiError::ServiceUnavailable)
     }
+}
+
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 /// A put of `item`, for [`Store::write_batches`].

@@ -1,31 +1,82 @@
 //! Deleting a user at any size: a tombstone that hides the user at once, then
-//! a purge of its partition that can stop at a deadline and resume.
+//! a purge of its partition that stops at a deadline and resumes, and a
+//! hand-over to `purge-user` when DELETE's own time runs out.
+//!
+//! The purge is robust to ingests still in flight: an ingest holds a lease on
+//! its connection for longer than it can run, and a connection with a live
+//! lease is kept, with the profile and its tombstone, until the lease is
+//! over; then the partition is read again from the start, so whatever that
+//! ingest wrote goes too. No item outlives its user.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    WriteRequest,
+};
 
-use super::attrs::{self, n, s, Item};
-use super::batch::{delete_request, BATCH_SIZE};
+use super::attrs::{self, is_tombstone, key, n, s, text, Item};
+use super::batch::{backoff, delete_request, BATCH_SIZE};
 use super::expr::{Cond, Expr, Update};
 use super::profile::{profile_key, INDEX_ATTRIBUTES};
+use super::retry::{is_conflict, WRITE_ATTEMPTS};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
 use crate::user::UserId;
 
 /// Keys read per purge page. A partition takes about 1,000 writes a second,
-/// so a page is about a second of deletes: the budget is never overrun by more.
-const PURGE_PAGE: i32 = 1_000;
+/// so a page is about a second of deletes.
+const PURGE_PAGE: usize = 1_000;
+
+/// Deletes a partition takes a millisecond, about: how many keys a page may
+/// have when only so much time is left.
+const DELETES_PER_MS: usize = 1;
 
 /// What a deletion has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteProgress {
     /// Every item of the user is gone.
     Done,
-    /// The time budget ran out; the tombstone stays and the rest is resumable.
+    /// The time ran out; the tombstone stays and the rest is resumable.
     InProgress,
+    /// Everything is gone but what an ingest still holding a lease may
+    /// write: the purge must be run again once the lease is over, at this
+    /// time (epoch ms).
+    WaitingFor(i64),
+}
+
+/// A user whose deletion has begun, as its profile says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub id: UserId,
+    /// The idempotency record of the user's creation, which goes with it.
+    created_with: Option<String>,
+    /// Until when (epoch ms) `purge-user` is at work on it.
+    purge_lease_until: Option<i64>,
+}
+
+impl Tombstone {
+    fn of(id: UserId, item: &Item) -> Option<Self> {
+        is_tombstone(item).then(|| Self {
+            id,
+            created_with: item
+                .get(attrs::CREATED_WITH)
+                .and_then(|v| v.as_s().ok())
+                .cloned(),
+            purge_lease_until: item
+                .get(attrs::PURGE_LEASE_UNTIL)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok()),
+        })
+    }
+
+    /// Whether `purge-user` is at work on this deletion now.
+    pub fn purging(&self) -> bool {
+        self.purge_lease_until
+            .is_some_and(|until| until > crate::clock::now_ms())
+    }
 }
 
 impl Store {
@@ -33,7 +84,11 @@ impl Store {
     /// profile and drops its index attributes. The user is invisible from here
     /// on. Repeating it on a tombstoned user is harmless, so a deletion can
     /// always be resumed.
-    pub async fn tombstone_user(&self, id: &UserId, if_match: Option<u64>) -> Result<(), ApiError> {
+    pub async fn tombstone_user(
+        &self,
+        id: &UserId,
+        if_match: Option<u64>,
+    ) -> Result<Tombstone, ApiError> {
         let mut update = Update::default();
         update.set_if_absent(attrs::DELETED_AT, s(crate::clock::now()));
         for attr in INDEX_ATTRIBUTES {
@@ -46,6 +101,97 @@ impl Store {
         let mut e = Expr::default();
         let update = e.update(&update);
         let condition = e.condition(&Cond::And(condition));
+        for attempt in 0..WRITE_ATTEMPTS {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(profile_key(id)))
+                .update_expression(&update)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    self.meter.record_write(output.consumed_capacity());
+                    let item = output.attributes.unwrap_or_default();
+                    return Tombstone::of(*id, &item)
+                        .ok_or_else(|| ApiError::internal("a tombstone did not stay"));
+                }
+                Err(err) if is_conflict(&err) => tokio::time::sleep(backoff(attempt)).await,
+                Err(err) => {
+                    return Err(match err.as_service_error() {
+                        // The user exists, so it was the version that did not match.
+                        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                            match failed.item() {
+                                Some(_) => ApiError::PreconditionFailed,
+                                None => ApiError::not_found(),
+                            }
+                        }
+                        _ => err.into(),
+                    });
+                }
+            }
+        }
+        Err(ApiError::ServiceUnavailable)
+    }
+
+    /// The deletion under way of this user, if there is one: read again, so
+    /// that a stream record alone never starts a purge.
+    pub async fn tombstone_of(&self, id: &UserId) -> Result<Option<Tombstone>, ApiError> {
+        let item = self.get_item(profile_key(id)).await?;
+        Ok(item.and_then(|item| Tombstone::of(*id, &item)))
+    }
+
+    /// Hands a deletion over to `purge-user`: writes the hand-over item,
+    /// whose write the table's stream delivers to the function. Each call
+    /// writes a new time, so a repeated DELETE starts the function again,
+    /// even after the stream's earlier record was given up on.
+    pub async fn hand_over(&self, id: &UserId) -> Result<(), ApiError> {
+        let mut e = Expr::default();
+        let tombstoned = e.condition(&Cond::Exists(attrs::DELETED_AT));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .condition_expression(tombstoned)
+            .set_expression_attribute_names(e.names())
+            .build()?;
+        let mut item = key(keys::user_pk(id), keys::PURGE_SK);
+        item.insert(attrs::REQUESTED_AT.into(), n(crate::clock::now_ms()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        // A user whose profile is gone is already purged: nothing to hand over.
+        self.transact(|| {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Marks the deletion as `purge-user`'s until `until` (epoch ms), so
+    /// that a repeated DELETE meanwhile answers at once instead of purging
+    /// beside it. `false` when there is no tombstone (any more).
+    pub async fn take_purge(&self, id: &UserId, until: i64) -> Result<bool, ApiError> {
+        let mut update = Update::default();
+        update.set(attrs::PURGE_LEASE_UNTIL, n(until));
+        let mut e = Expr::default();
+        let update = e.update(&update);
+        let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
         let result = self
             .client
             .update_item()
@@ -55,23 +201,16 @@ impl Store {
             .condition_expression(condition)
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(CAPACITY)
             .send()
             .await;
         match result {
             Ok(output) => {
                 self.meter.record_write(output.consumed_capacity());
-                Ok(())
+                Ok(true)
             }
             Err(err) => match err.as_service_error() {
-                // The user exists, so it was the version that did not match.
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        Some(_) => ApiError::PreconditionFailed,
-                        None => ApiError::not_found(),
-                    })
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(err.into()),
             },
         }
@@ -82,27 +221,54 @@ impl Store {
     /// purge leaves the tombstone in place for the next attempt. Reads the
     /// partition keys-only, and fetches the next page while the current one
     /// is being deleted.
+    ///
+    /// With a deadline, the first page is always deleted (so every call makes
+    /// progress) and no batch starts after it; the next page is sized to the
+    /// time left. The overshoot is bounded by a first page and the batches in
+    /// flight at the deadline.
     pub async fn purge_user(
         &self,
-        id: &UserId,
+        user: &Tombstone,
         deadline: Option<Instant>,
         parallelism: usize,
     ) -> Result<DeleteProgress, ApiError> {
-        // A first page just big enough to fill every writer, so deleting starts
-        // after a short read; the pages after it are read while deleting.
-        let first = (BATCH_SIZE * parallelism).min(PURGE_PAGE as usize) as i32;
-        let mut page = self.partition_keys(id, None, first).await?;
-        // Deletes carry over between pages, so that every batch but the last is full.
+        let id = &user.id;
+        let now_ms = crate::clock::now_ms();
+        // Connections that an ingest still holds stay, and so does the user,
+        // until the last lease is over.
+        let mut held_until: Option<i64> = None;
         let mut pending = Vec::new();
-        loop {
-            let (keys, next) = page;
-            for key in keys {
-                if key.get(keys::SK) != Some(&s(keys::PROFILE_SK)) {
-                    pending.push(delete_request(key)?);
+        let mut keep = |item: Item, pending: &mut Vec<WriteRequest>| -> Result<(), ApiError> {
+            let sk = text(&item, keys::SK);
+            if sk == keys::PROFILE_SK {
+                return Ok(());
+            }
+            if sk.starts_with(keys::CONNECTION_PREFIX) {
+                let lease = item
+                    .get(attrs::LEASE_UNTIL)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok());
+                if let Some(until) = lease.filter(|until| *until > now_ms) {
+                    held_until = Some(held_until.map_or(until, |h| h.max(until)));
+                    return Ok(());
                 }
             }
-            // Stop early only when more remains to be read: a last page is always finished.
-            let out_of_time = next.is_some() && deadline.is_some_and(|d| Instant::now() >= d);
+            let key = key(text(&item, keys::PK).to_owned(), sk);
+            pending.push(delete_request(key)?);
+            Ok(())
+        };
+        // A first page just big enough to fill every writer, so deleting starts
+        // after a short read; the pages after it are read while deleting.
+        let first = (BATCH_SIZE * parallelism).min(PURGE_PAGE);
+        let mut page = self.partition_keys(id, None, first).await?;
+        let mut first_page = true;
+        loop {
+            let (items, next) = page;
+            for item in items {
+                keep(item, &mut pending)?;
+            }
+            let out_of_time = next.is_some() && past(deadline);
+            // Deletes carry over between pages, so that every batch but the last is full.
             let full = if next.is_none() || out_of_time {
                 pending.len()
             } else {
@@ -112,22 +278,41 @@ impl Store {
             let fetch_next = async {
                 match next.filter(|_| !out_of_time) {
                     Some(start) => self
-                        .partition_keys(id, Some(start), PURGE_PAGE)
+                        .partition_keys(id, Some(start), page_for(deadline))
                         .await
                         .map(Some),
                     None => Ok(None),
                 }
             };
-            let (written, fetched) =
-                tokio::join!(self.write_batches(deletes, parallelism), fetch_next);
-            written?;
-            if out_of_time {
+            // The first page is deleted whatever the time; later ones not past it.
+            let batches_deadline = if first_page { None } else { deadline };
+            let (written, fetched) = tokio::join!(
+                self.write_batches_until(deletes, parallelism, batches_deadline),
+                fetch_next
+            );
+            let all_written = written?;
+            if out_of_time || !all_written {
                 return Ok(DeleteProgress::InProgress);
             }
+            first_page = false;
             match fetched? {
                 Some(next_page) => page = next_page,
                 None => break,
             }
+        }
+        if let Some(until) = held_until {
+            return Ok(DeleteProgress::WaitingFor(until));
+        }
+        if let Some(record) = &user.created_with {
+            let output = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(record.clone(), keys::IDEMPOTENCY_SK)))
+                .return_consumed_capacity(CAPACITY)
+                .send()
+                .await?;
+            self.meter.record_write(output.consumed_capacity());
         }
         let output = self
             .client
@@ -141,17 +326,18 @@ impl Store {
         Ok(DeleteProgress::Done)
     }
 
-    /// One page of the partition's keys (at most `limit`), strongly
-    /// consistent so that nothing written before the tombstone is missed.
+    /// One page of the partition's keys (at most `limit`), with each
+    /// connection's lease, strongly consistent so that nothing written
+    /// before the tombstone is missed.
     async fn partition_keys(
         &self,
         id: &UserId,
         start: Option<Item>,
-        limit: i32,
+        limit: usize,
     ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
         let mut e = Expr::default();
         let condition = e.condition(&Cond::eq(keys::PK, keys::user_pk(id)));
-        let projection = e.projection(&[keys::PK, keys::SK]);
+        let projection = e.projection(&[keys::PK, keys::SK, attrs::LEASE_UNTIL]);
         let output = self
             .client
             .query()
@@ -160,7 +346,7 @@ impl Store {
             .projection_expression(projection)
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
-            .limit(limit)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .return_consumed_capacity(CAPACITY)
@@ -169,4 +355,29 @@ impl Store {
         self.meter.record(output.consumed_capacity());
         Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
     }
+}
+
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// How many keys the next page reads: a full page, or as many as the time
+/// left can delete, and never less than a batch.
+fn page_for(deadline: Option<Instant>) -> usize {
+    match deadline {
+        None => PURGE_PAGE,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            (left.as_millis() as usize)
+                .saturating_mul(DELETES_PER_MS)
+                .clamp(BATCH_SIZE, PURGE_PAGE)
+        }
+    }
+}
+
+/// How long to wait before running a purge again for a lease: until it is
+/// over, and a little more for the writes it let through.
+pub fn wait_for_lease(until_ms: i64) -> Duration {
+    let left = until_ms.saturating_sub(crate::clock::now_ms()).max(0) as u64;
+    Duration::from_millis(left) + Duration::from_secs(1)
 }

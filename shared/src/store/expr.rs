@@ -100,8 +100,9 @@ impl Expr {
                 }
                 Action::Increment(attr) => {
                     let name = self.name(attr);
+                    let zero = self.value(AttributeValue::N("0".into()));
                     let one = self.value(AttributeValue::N("1".into()));
-                    set.push(format!("{name} = {name} + {one}"));
+                    set.push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
                 }
                 Action::Remove(attr) => remove.push(self.name(attr)),
             }
@@ -236,7 +237,7 @@ impl Update {
         self
     }
 
-    /// Adds one to a number attribute.
+    /// Adds one to a number attribute (from zero, when it has none yet).
     pub fn increment(&mut self, attr: &'static str) -> &mut Self {
         self.actions.push(Action::Increment(attr));
         self
@@ -317,9 +318,9 @@ mod tests {
         let mut e = Expr::default();
         assert_eq!(
             e.update(&u),
-            "SET #n0 = :v0, #n2 = #n2 + :v1, #n3 = if_not_exists(#n3, :v2) REMOVE #n1"
+            "SET #n0 = :v0, #n2 = if_not_exists(#n2, :v1) + :v2, #n3 = if_not_exists(#n3, :v3) REMOVE #n1"
         );
-        assert_eq!(e.values().unwrap().len(), 3);
+        assert_eq!(e.values().unwrap().len(), 4);
         assert!(Expr::default().names().is_none());
     }
 }

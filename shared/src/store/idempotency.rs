@@ -1,17 +1,21 @@
-//! Creating exactly once per `Idempotency-Key`.
+//! Creating a user exactly once per `Idempotency-Key` (of one caller).
+//!
+//! The record and the user are written in one transaction, so a record
+//! exists only for a user that was created: its answer is complete from the
+//! start. The profile names its record, and the purge deletes both, so the
+//! answer (which holds the user's email and name) goes with the user; a
+//! retry that finds the record but not the user answers 404, never 201.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::attrs::{self, key, n, s, Item};
-use super::batch::{backoff, MAX_ATTEMPTS};
+use super::attrs::{self, key, n, s, text, Item};
 use super::expr::{Cond, Expr};
-use super::profile::ProfileItem;
-use super::{Store, CAPACITY};
+use super::profile::{profile_key, ProfileItem};
+use super::Store;
 use crate::error::ApiError;
 use crate::idempotency::{IdempotencyKey, RETENTION_SECONDS};
 use crate::keys;
-use crate::user::User;
+use crate::user::{User, UserId};
 
 /// The answer to record under a client's key, written with the create it answers.
 #[derive(Debug, Clone, Copy)]
@@ -23,124 +27,108 @@ pub struct OnceRecord<'a> {
     pub response: &'a str,
 }
 
-/// What a create with a key came to.
+/// What a request with a key came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Once {
-    /// This request created the user.
+    /// This request did the work.
     Created,
     /// An earlier request with this key and body did: its answer, again.
     Replayed { status: u16, body: String },
 }
 
-fn now_seconds() -> i64 {
+pub(super) fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn record_key(key_: &IdempotencyKey) -> Item {
-    key(keys::idempotency_pk(key_.digest()), keys::IDEMPOTENCY_SK)
-}
-
 impl Store {
-    /// The conditional put of an idempotency record: absent, or expired.
-    pub(super) fn record_put(&self, once: &OnceRecord<'_>) -> Result<Put, ApiError> {
-        let now = now_seconds();
-        let mut record = record_key(once.key);
-        record.insert(attrs::REQUEST_DIGEST.into(), s(once.digest));
-        record.insert(attrs::STATUS.into(), n(once.status));
-        record.insert(attrs::RESPONSE.into(), s(once.response));
-        record.insert(attrs::EXPIRES_AT.into(), n(now + RETENTION_SECONDS));
-        let mut e = Expr::default();
-        let condition = e.condition(&Cond::Or(vec![
-            Cond::NotExists(keys::PK),
-            Cond::Lt(attrs::EXPIRES_AT, n(now)),
-        ]));
-        Ok(Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(record))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()?)
-    }
-
     /// One TransactWriteItems with two conditional puts: the idempotency
     /// record (absent, or expired) and the user. Of any number of concurrent
-    /// requests with one key, one commits; the others read its record.
+    /// requests with one key, one commits; the others answer from its record.
     pub async fn insert_user_once(
         &self,
         user: &User,
         once: OnceRecord<'_>,
     ) -> Result<Once, ApiError> {
+        let record_pk = keys::idempotency_pk(once.key.digest());
+        let mut record = key(record_pk.clone(), keys::IDEMPOTENCY_SK);
+        record.insert(attrs::REQUEST_DIGEST.into(), s(once.digest));
+        record.insert(attrs::STATUS.into(), n(once.status));
+        record.insert(attrs::RESPONSE.into(), s(once.response));
+        record.insert(attrs::USER_ID.into(), s(user.id.to_string()));
+        record.insert(
+            attrs::EXPIRES_AT.into(),
+            n(now_seconds() + RETENTION_SECONDS),
+        );
         let mut e = Expr::default();
-        let condition = e.condition(&Cond::NotExists(keys::PK));
+        let new_or_expired = e.condition(&Cond::Or(vec![
+            Cond::NotExists(keys::PK),
+            Cond::Lt(attrs::EXPIRES_AT, n(now_seconds())),
+        ]));
+        let put_record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .condition_expression(new_or_expired)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()?;
+        let mut profile = ProfileItem::build(user)?;
+        profile.insert(attrs::CREATED_WITH.into(), s(record_pk));
+        let mut e = Expr::default();
+        let new = e.condition(&Cond::NotExists(keys::PK));
         let put_user = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(ProfileItem::build(user)?))
-            .condition_expression(condition)
+            .set_item(Some(profile))
+            .condition_expression(new)
             .set_expression_attribute_names(e.names())
             .build()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(self.record_put(&once)?)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                for consumed in output.consumed_capacity() {
-                    self.meter.record_write(Some(consumed));
-                }
-                Ok(Once::Created)
-            }
-            Err(err) => match err.as_service_error() {
-                // The record exists (or a concurrent request holds it): answer from it.
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    self.replay(once.key, once.digest).await
-                }
-                _ => Err(err.into()),
-            },
+        let items = vec![
+            TransactWriteItem::builder().put(put_record).build(),
+            TransactWriteItem::builder().put(put_user).build(),
+        ];
+        let cancelled = match self
+            .transact(|| {
+                self.client
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+            })
+            .await?
+        {
+            Ok(()) => return Ok(Once::Created),
+            Err(cancelled) => cancelled,
+        };
+        match cancelled.failed(0) {
+            Some(Some(record)) => self.replay(record, once.digest).await,
+            // The record went between the refusal and now: try again.
+            Some(None) => Err(ApiError::ServiceUnavailable),
+            None => Err(ApiError::internal("a new user's id was taken")),
         }
     }
 
-    pub(super) async fn replay(
-        &self,
-        key: &IdempotencyKey,
-        body_digest: &str,
-    ) -> Result<Once, ApiError> {
-        // A concurrent winner may still be committing: read again briefly.
-        for attempt in 0..MAX_ATTEMPTS {
-            let output = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(record_key(key)))
-                .consistent_read(true)
-                .return_consumed_capacity(CAPACITY)
-                .send()
-                .await?;
-            self.meter.record(output.consumed_capacity());
-            if let Some(item) = output.item {
-                if attrs::text(&item, attrs::REQUEST_DIGEST) != body_digest {
-                    return Err(ApiError::IdempotencyConflict);
-                }
-                let status = item
-                    .get(attrs::STATUS)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(201);
-                return Ok(Once::Replayed {
-                    status,
-                    body: attrs::text(&item, attrs::RESPONSE).to_owned(),
-                });
-            }
-            tokio::time::sleep(backoff(attempt)).await;
+    /// The first answer again, if its body matches and its user is still there.
+    async fn replay(&self, record: &Item, body_digest: &str) -> Result<Once, ApiError> {
+        if text(record, attrs::REQUEST_DIGEST) != body_digest {
+            return Err(ApiError::IdempotencyConflict);
         }
-        Err(ApiError::ServiceUnavailable)
+        let user = UserId::parse(text(record, attrs::USER_ID))
+            .map_err(|e| ApiError::internal_from("an idempotency record's user", e))?;
+        let live = self
+            .get_item(profile_key(&user))
+            .await?
+            .is_some_and(|item| !attrs::is_tombstone(&item));
+        if !live {
+            return Err(ApiError::NotFound(
+                "The user this request created has since been deleted.",
+            ));
+        }
+        let status = record
+            .get(attrs::STATUS)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(201);
+        Ok(Once::Replayed {
+            status,
+            body: text(record, attrs::RESPONSE).to_owned(),
+        })
     }
 }

@@ -5,17 +5,20 @@
 mod api_keys;
 pub(crate) mod attrs;
 mod batch;
+mod connections;
 mod deletion;
 pub(crate) mod expr;
 mod finance;
 mod idempotency;
+mod ingest;
 mod meter;
 mod profile;
+mod retry;
 mod search;
 mod users;
 
 pub use attrs::{is_tombstone, Item};
-pub use deletion::DeleteProgress;
+pub use deletion::{wait_for_lease, DeleteProgress, Tombstone};
 pub use finance::Overview;
 pub use idempotency::{Once, OnceRecord};
 pub use meter::CapacityMeter;
@@ -66,6 +69,21 @@ impl Store {
     /// Capacity units consumed by this store's requests so far.
     pub fn meter(&self) -> &CapacityMeter {
         &self.meter
+    }
+
+    /// One item, strongly consistent: what was written before is read.
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        self.meter.record(output.consumed_capacity());
+        Ok(output.item)
     }
 
     /// Every item `query` matches, page after page, each page's capacity recorded.

@@ -1,12 +1,14 @@
 //! Writing users: inserts and partial updates of the profile item.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::attrs::{self, is_tombstone, n, s, Item};
-use super::batch::put_request;
+use super::attrs::{self, is_tombstone, n, s, text, Item};
+use super::batch::{backoff, put_request};
 use super::expr::{Cond, Expr};
 use super::profile::{patch_update, profile_key, ProfileItem};
+use super::retry::{is_conflict, WRITE_ATTEMPTS};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
@@ -16,38 +18,55 @@ use crate::user::{Contact, Patch, User, UserId, UserPatch, UserRule};
 /// (a concurrent change in between) is tried again.
 const UPDATE_ATTEMPTS: usize = 3;
 
+/// Each write of a profile leaves its own id on the item, so that when an
+/// answer is lost and the SDK sends the write again, the retry's failed
+/// condition can tell "already done, by us" from "refused".
+const WRITE_ID: &str = "writeId";
+
+fn write_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 impl Store {
-    /// One conditional PutItem: a user id is never written twice.
+    /// One conditional PutItem: a user id is never written twice. A retry of
+    /// a write whose answer was lost finds the user it wrote, and succeeds.
     pub async fn insert_user(&self, user: &User) -> Result<(), ApiError> {
+        let mut item = ProfileItem::build(user)?;
+        let mine = write_id();
+        item.insert(WRITE_ID.into(), s(&mine));
         let mut e = Expr::default();
         let condition = e.condition(&Cond::NotExists(keys::PK));
-        let output = self
+        let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(ProfileItem::build(user)?))
+            .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_names(e.names())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(CAPACITY)
             .send()
-            .await?;
-        self.meter.record_write(output.consumed_capacity());
-        Ok(())
+            .await;
+        match result {
+            Ok(output) => {
+                self.meter.record_write(output.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed))
+                    if failed.item().is_some_and(|old| text(old, WRITE_ID) == mine) =>
+                {
+                    Ok(())
+                }
+                _ => Err(err.into()),
+            },
+        }
     }
 
     /// The profile item as stored, or `None` for a missing or tombstoned user.
     pub(super) async fn get_profile_item(&self, id: &UserId) -> Result<Option<Item>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .consistent_read(true)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record(output.consumed_capacity());
-        Ok(output.item.filter(|item| !is_tombstone(item)))
+        let item = self.get_item(profile_key(id)).await?;
+        Ok(item.filter(|item| !is_tombstone(item)))
     }
 
     /// Whether the user exists and is not being deleted.
@@ -75,16 +94,23 @@ impl Store {
         patch: &UserPatch,
         if_match: Option<u64>,
     ) -> Result<User, ApiError> {
-        for _ in 0..UPDATE_ATTEMPTS {
+        let mut raced = 0;
+        for attempt in 0..WRITE_ATTEMPTS {
             match self.try_update_user(id, patch, if_match).await? {
                 Ok(user) => return Ok(user),
                 Err(Rejected::Explained(err)) => return Err(err),
-                Err(Rejected::Raced) => {}
+                Err(Rejected::Conflict) => tokio::time::sleep(backoff(attempt)).await,
+                Err(Rejected::Raced) => {
+                    raced += 1;
+                    if raced == UPDATE_ATTEMPTS {
+                        return Err(ApiError::internal(
+                            "update condition kept failing without a cause",
+                        ));
+                    }
+                }
             }
         }
-        Err(ApiError::internal(
-            "update condition kept failing without a cause",
-        ))
+        Err(ApiError::ServiceUnavailable)
     }
 
     async fn try_update_user(
@@ -93,9 +119,11 @@ impl Store {
         patch: &UserPatch,
         if_match: Option<u64>,
     ) -> Result<Result<User, Rejected>, ApiError> {
+        let mine = write_id();
         let mut update = patch_update(id, patch)?;
         update
             .set(attrs::UPDATED_TIME, s(crate::clock::now()))
+            .set(WRITE_ID, s(&mine))
             .increment(attrs::VERSION);
         let mut conditions = vec![Cond::Exists(keys::PK), Cond::NotExists(attrs::DELETED_AT)];
         conditions.extend(rules(patch).into_iter().map(|(_, cond)| cond));
@@ -125,7 +153,15 @@ impl Store {
                 let item = output.attributes.unwrap_or_default();
                 Ok(Ok(serde_dynamo::from_item(item)?))
             }
+            Err(err) if is_conflict(&err) => Ok(Err(Rejected::Conflict)),
             Err(err) => match err.as_service_error() {
+                // Our own write, sent again after its answer was lost: done.
+                Some(UpdateItemError::ConditionalCheckFailedException(failed))
+                    if failed.item().is_some_and(|old| text(old, WRITE_ID) == mine) =>
+                {
+                    let item = failed.item().cloned().unwrap_or_default();
+                    Ok(Ok(serde_dynamo::from_item(item)?))
+                }
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     Ok(Err(explain_rejection(failed.item(), patch, if_match)))
                 }
@@ -169,6 +205,8 @@ fn rules(patch: &UserPatch) -> Vec<(UserRule, Cond)> {
 enum Rejected {
     /// The stored user explains why: the answer for the client.
     Explained(ApiError),
+    /// A transaction held the user: try again after a pause.
+    Conflict,
     /// Nothing in the stored user explains it: it changed in between; try again.
     Raced,
 }

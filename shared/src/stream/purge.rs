@@ -1,7 +1,11 @@
-//! The `purge-user` function: DynamoDB Streams delivers the tombstone write of
-//! every deletion that DELETE could not finish within its budget, and this
-//! finishes it. An invocation that runs out of time fails, so that Lambda
-//! delivers the record again and the purge resumes where it stopped.
+//! The `purge-user` function: finishes the deletions that DELETE handed over
+//! when its budget ran out. DELETE writes a hand-over item (`sk = PURGE`) in
+//! the user's partition, and the table's stream, filtered to the writes of
+//! such items, delivers them here; a repeated DELETE writes it again, which
+//! starts this function again. Each record only names a user: the function
+//! reads the profile, and purges only a user whose deletion is really under
+//! way. An invocation that runs out of time fails, so that Lambda delivers
+//! the record again and the purge resumes where it stopped.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +16,7 @@ use serde_dynamo::AttributeValue;
 use crate::config::App;
 use crate::error::ApiError;
 use crate::keys;
-use crate::store::{is_tombstone, DeleteProgress, Item};
+use crate::store::{wait_for_lease, DeleteProgress};
 use crate::user::UserId;
 
 /// Time kept back from the invocation's deadline to stop cleanly.
@@ -25,43 +29,69 @@ fn text<'a>(item: &'a serde_dynamo::Item, attr: &str) -> Option<&'a str> {
     }
 }
 
-/// The users whose tombstone this batch carries (the template's filter sends
-/// only those records; the check here keeps a misconfigured trigger harmless).
-fn tombstoned_users(event: &Event) -> Vec<UserId> {
+/// The users whose deletion this batch hands over (the template's filter
+/// sends only writes of hand-over items; the check here keeps a
+/// misconfigured trigger harmless).
+fn handed_over(event: &Event) -> Vec<UserId> {
     event
         .records
         .iter()
-        .filter(|r| text(&r.change.keys, keys::SK) == Some(keys::PROFILE_SK))
-        .filter(|r| is_tombstone(&Item::from(r.change.new_image.clone())))
+        .filter(|r| matches!(r.event_name.as_str(), "INSERT" | "MODIFY"))
+        .filter(|r| text(&r.change.keys, keys::SK) == Some(keys::PURGE_SK))
         .filter_map(|r| text(&r.change.keys, keys::PK).and_then(keys::user_of_pk))
         .collect()
 }
 
-fn deadline_of(context: &lambda_runtime::Context, fallback: Duration) -> Instant {
+/// The time this invocation may work: its deadline less a margin, none at
+/// all when that has passed, and DELETE's budget when Lambda gave none.
+fn time_left(context: &lambda_runtime::Context, fallback: Duration) -> Duration {
+    if context.deadline == 0 {
+        return fallback;
+    }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let remaining = match context.deadline.checked_sub(now_ms) {
-        Some(ms) if context.deadline > 0 => Duration::from_millis(ms).saturating_sub(MARGIN),
-        _ => fallback,
-    };
-    Instant::now() + remaining
+        .unwrap_or(u64::MAX);
+    Duration::from_millis(context.deadline.saturating_sub(now_ms)).saturating_sub(MARGIN)
+}
+
+fn out_of_time() -> ApiError {
+    ApiError::internal("a purge ran out of time; the stream will deliver it again")
 }
 
 pub async fn purge_users(app: &App, event: LambdaEvent<Event>) -> Result<(), ApiError> {
-    let deadline = deadline_of(&event.context, app.config.delete_budget);
-    for user in tombstoned_users(&event.payload) {
-        let progress = app
-            .store
-            .purge_user(&user, Some(deadline), app.config.delete_parallelism)
-            .await?;
-        tracing::info!(user = %user, done = progress == DeleteProgress::Done, "purge");
-        if progress == DeleteProgress::InProgress {
-            return Err(ApiError::internal(
-                "a purge ran out of time; the stream will deliver it again",
-            ));
+    let left = time_left(&event.context, app.config.delete_budget);
+    if left.is_zero() {
+        return Err(out_of_time());
+    }
+    let deadline = Instant::now() + left;
+    let lease_until = crate::clock::now_ms() + i64::try_from(left.as_millis()).unwrap_or(0);
+    for id in handed_over(&event.payload) {
+        let Some(user) = app.store.tombstone_of(&id).await? else {
+            tracing::info!(user = %id, "purge: no deletion under way");
+            continue;
+        };
+        if !app.store.take_purge(&id, lease_until).await? {
+            continue;
         }
+        loop {
+            match app
+                .store
+                .purge_user(&user, Some(deadline), app.config.delete_parallelism)
+                .await?
+            {
+                DeleteProgress::Done => break,
+                DeleteProgress::InProgress => return Err(out_of_time()),
+                DeleteProgress::WaitingFor(until) => {
+                    let wait = wait_for_lease(until);
+                    if Instant::now() + wait >= deadline {
+                        return Err(out_of_time());
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        tracing::info!(user = %id, "purge: done");
     }
     Ok(())
 }
