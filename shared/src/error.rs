@@ -198,11 +198,17 @@ impl ApiError {
     }
 }
 
-/// DynamoDB's codes for "slow down": the SDK has already retried them.
-const THROTTLED: [&str; 3] = [
+/// DynamoDB's codes for "slow down" (which the SDK has already retried), for
+/// an item held by a transaction (which the store has retried), and for its
+/// own failures: a 503 with Retry-After, never a 500, for the request may be
+/// sent again as it is.
+const TRANSIENT: [&str; 6] = [
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
+    "TransactionConflictException",
+    "InternalServerError",
+    "ServiceUnavailable",
 ];
 
 impl<E, R> From<SdkError<E, R>> for ApiError
@@ -210,9 +216,20 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
+    /// DynamoDB unreachable, slow to answer, failing or asking us to slow down,
+    /// once the SDK's retries have run out: 503. Anything else (a request it
+    /// refused as invalid, say) is our fault: 500, with the cause kept.
     fn from(err: SdkError<E, R>) -> Self {
-        let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
-        if THROTTLED.contains(&code) {
+        let transient = match &err {
+            SdkError::ServiceError(service) => {
+                TRANSIENT.contains(&service.err().code().unwrap_or(""))
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            _ => false,
+        };
+        if transient {
             return ApiError::ServiceUnavailable;
         }
         ApiError::internal_from("dynamodb", err)

@@ -762,3 +762,82 @@ async fn d19_a_late_purge_does_no_work_and_the_dashboard_404_is_secured() {
         assert!(missing.headers().contains_key(header), "{header}");
     }
 }
+
+// Bugs the new tests found (the model test, the property tests): each with
+// its own regression test, failing before its fix.
+
+#[tokio::test]
+async fn found_a_transaction_conflict_on_a_single_item_write_is_retried() {
+    use tests::faults::{Fault, Faults};
+    let faults = Faults::new(101);
+    let env = TestEnv::with_faults(&faults, |_| {}).await;
+    let user = env.api().new_user(&gavin()).await;
+    // The tombstone (1), the keys-only page (2), then the profile's DeleteItem (3).
+    faults.at(3, Fault::TransactionConflict);
+    let deleted = env.api().delete_user(&user).await;
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+}
+
+#[tokio::test]
+async fn found_dynamodb_failing_through_the_sdks_retries_is_a_503_not_a_500() {
+    use tests::faults::{Fault, Faults};
+    let faults = Faults::new(102);
+    let env = TestEnv::with_faults(&faults, |_| {}).await;
+    for nth in 1..=3 {
+        faults.at(nth, Fault::LostAck);
+    }
+    let reply = env.api().create_user(&gavin()).await;
+    assert_eq!(reply.status, 503, "{:#}", reply.body);
+    assert!(reply.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn found_a_lost_acknowledgement_is_not_an_error() {
+    use tests::faults::{Fault, Faults};
+    let faults = Faults::new(103);
+    let env = TestEnv::with_faults(&faults, |_| {}).await;
+    // The create is applied, its answer lost; the SDK sends it again.
+    faults.at(1, Fault::LostAck);
+    let created = env.api().create_user(&gavin()).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    // The same for an update with If-Match: the retry's condition fails on
+    // the version the first attempt wrote, which was ours.
+    let user = created.id();
+    faults.at(1, Fault::LostAck);
+    let event = tests::api::user_event(shared::routes::Route::UpdateUser, "PATCH", &user)
+        .json(&json!({"firstName": "Richard"}))
+        .header("if-match", "\"1\"");
+    let updated = env
+        .api()
+        .call(shared::routes::Route::UpdateUser, event)
+        .await;
+    assert_eq!(updated.status, 200, "{:#}", updated.body);
+    assert_eq!(updated.headers["etag"], "\"2\"");
+    assert_eq!(env.api().get_user(&user).await.body["firstName"], "Richard");
+}
+
+#[tokio::test]
+async fn found_a_replay_never_answers_for_a_connection_deleted_since() {
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    let ten = connection_body(1, 1, 10);
+    assert_eq!(ingest_with_key(&env, &user, "k", &ten).await.status, 201);
+    assert_eq!(api.delete_connection(&user, "conn-1").await.status, 204);
+    assert_eq!(
+        api.ingest_connection(&user, &connection_body(1, 1, 5))
+            .await
+            .status,
+        201
+    );
+    // The first ingest's retry: its connection was deleted (and made again
+    // by another ingest), so its answer is not replayed: it runs again.
+    let retry = ingest_with_key(&env, &user, "k", &ten).await;
+    assert_eq!(retry.status, 201, "{:#}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    let listed = api.list_transactions(&user, &[("limit", "500")]).await;
+    assert_eq!(
+        listed.body["count"], 10,
+        "the data the answer stands for is there"
+    );
+}

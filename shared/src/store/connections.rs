@@ -7,7 +7,8 @@
 //! 2. Every transaction of its accounts is deleted.
 //! 3. Then its accounts, which lead a repeated call to those transactions
 //!    until they are all gone.
-//! 4. Then the connection itself.
+//! 4. Then the idempotency records of its ingests (a replay must never
+//!    answer 201 for data that is gone), and the connection itself.
 //!
 //! A repeated call resumes at whichever phase was cut short.
 
@@ -20,7 +21,7 @@ use super::batch::delete_request;
 use super::expr::{Cond, Expr, Update};
 use super::finance::child_key;
 use super::profile::profile_key;
-use super::{Store, CAPACITY};
+use super::Store;
 use crate::error::ApiError;
 use crate::finance::RecordId;
 use crate::keys::{self, TXN_BY_ACCOUNT};
@@ -72,16 +73,16 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         self.write_batches(accounts, parallelism).await?;
 
-        let output = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(child_key(user, keys::connection_sk(id.as_str()))))
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record_write(output.consumed_capacity());
-        Ok(())
+        let records = self
+            .ingest_records(user, id)
+            .await?
+            .into_iter()
+            .map(|sk| delete_request(child_key(user, sk)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.write_batches(records, parallelism).await?;
+
+        self.delete_item(child_key(user, keys::connection_sk(id.as_str())))
+            .await
     }
 
     /// Phase 1: one transaction that checks the user is live and marks the
@@ -151,6 +152,34 @@ impl Store {
                 "a connection's deletion was refused for no reason given",
             )),
         }
+    }
+
+    /// The sort keys of the idempotency records of a connection's ingests.
+    async fn ingest_records(&self, user: &UserId, id: &RecordId) -> Result<Vec<String>, ApiError> {
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::And(vec![
+            Cond::eq(keys::PK, keys::user_pk(user)),
+            Cond::BeginsWith(keys::SK, keys::ingest_record_sk("")),
+        ]));
+        let filter = e.condition(&Cond::eq(attrs::CONNECTION, id.as_str()));
+        let projection = e.projection(&[keys::SK]);
+        let items = self
+            .query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression(condition)
+                    .filter_expression(filter)
+                    .projection_expression(projection)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .consistent_read(true),
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .map(|item| text(item, keys::SK).to_owned())
+            .collect())
     }
 
     /// The ids of a connection's accounts: those of the user's accounts that

@@ -20,7 +20,7 @@ use super::attrs::{self, is_tombstone, key, n, s, text, Item};
 use super::batch::{backoff, delete_request, BATCH_SIZE};
 use super::expr::{Cond, Expr, Update};
 use super::profile::{profile_key, INDEX_ATTRIBUTES};
-use super::retry::{is_conflict, WRITE_ATTEMPTS};
+use super::retry::{is_conflict, retry_conflicts, WRITE_ATTEMPTS};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
@@ -192,18 +192,19 @@ impl Store {
         let mut e = Expr::default();
         let update = e.update(&update);
         let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await;
+        let result = retry_conflicts(|| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(profile_key(id)))
+                .update_expression(&update)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_consumed_capacity(CAPACITY)
+                .send()
+        })
+        .await;
         match result {
             Ok(output) => {
                 self.meter.record_write(output.consumed_capacity());
@@ -304,25 +305,10 @@ impl Store {
             return Ok(DeleteProgress::WaitingFor(until));
         }
         if let Some(record) = &user.created_with {
-            let output = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key(record.clone(), keys::IDEMPOTENCY_SK)))
-                .return_consumed_capacity(CAPACITY)
-                .send()
+            self.delete_item(key(record.clone(), keys::IDEMPOTENCY_SK))
                 .await?;
-            self.meter.record_write(output.consumed_capacity());
         }
-        let output = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record_write(output.consumed_capacity());
+        self.delete_item(profile_key(id)).await?;
         Ok(DeleteProgress::Done)
     }
 

@@ -86,6 +86,21 @@ impl Store {
         Ok(output.item)
     }
 
+    /// Deletes one item (again, while a transaction holds it).
+    async fn delete_item(&self, key: Item) -> Result<(), ApiError> {
+        let output = retry::retry_conflicts(|| {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .return_consumed_capacity(CAPACITY)
+                .send()
+        })
+        .await?;
+        self.meter.record_write(output.consumed_capacity());
+        Ok(())
+    }
+
     /// Every item `query` matches, page after page, each page's capacity recorded.
     async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, ApiError> {
         let mut items = Vec::new();

@@ -4,6 +4,8 @@
 //! when the retries run out, answered 503 with `Retry-After`. A cancellation
 //! is never taken for a 404 unless the condition that failed says so.
 
+use std::future::Future;
+
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -115,6 +117,26 @@ impl Store {
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(ApiError::ServiceUnavailable)
+    }
+}
+
+/// Sends a single-item write again, backing off, while a transaction holds
+/// its item; its last answer otherwise.
+pub(super) async fn retry_conflicts<T, E, R, F, Fut>(mut send: F) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    let mut attempt = 0;
+    loop {
+        match send().await {
+            Err(err) if is_conflict(&err) && attempt + 1 < WRITE_ATTEMPTS => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            answer => return answer,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::attrs::{self, is_tombstone, n, s, text, Item};
 use super::batch::{backoff, put_request};
 use super::expr::{Cond, Expr};
 use super::profile::{patch_update, profile_key, ProfileItem};
-use super::retry::{is_conflict, WRITE_ATTEMPTS};
+use super::retry::{is_conflict, retry_conflicts, WRITE_ATTEMPTS};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
@@ -36,17 +36,20 @@ impl Store {
         item.insert(WRITE_ID.into(), s(&mine));
         let mut e = Expr::default();
         let condition = e.condition(&Cond::NotExists(keys::PK));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await;
+        let result = retry_conflicts(|| {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression(&condition)
+                .set_expression_attribute_names(e.names())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .return_consumed_capacity(CAPACITY)
+                .send()
+        })
+        .await;
         match result {
             Ok(output) => {
                 self.meter.record_write(output.consumed_capacity());
