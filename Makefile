@@ -1,5 +1,5 @@
 # The two commands: `make dev` and `make test`. See README.md.
-.PHONY: dev test tools lint seed bench bench-delete api-key
+.PHONY: dev test soak tools lint seed bench bench-delete api-key
 
 dev:
 	@bash infra/scripts/dev.sh
@@ -40,3 +40,9 @@ bench-delete:
 api-key:
 	@DYNAMODB_ENDPOINT=http://127.0.0.1:$${DYNAMODB_PORT:-8000} TABLE_NAME=$${TABLE_NAME:-users} \
 		cargo run --quiet -p infra -- api-key
+
+# The model test (tests/tests/model.rs) at length: MODEL_CASES sequences
+# (default 2,400, a hundred times make test's) from a random SEED, printed, so
+# that a failure can be replayed with SEED=<n> make soak.
+soak:
+	@bash infra/scripts/soak.sh
