@@ -91,11 +91,6 @@ async fn bad_token_requests_are_refused() {
             "parameter-not-valid",
         ),
         (
-            token_request(Some(key.expose()), ""),
-            400,
-            "parameter-not-supplied",
-        ),
-        (
             token_request(Some(key.expose()), "scope=CLIENT_ACCESS"),
             400,
             "parameter-not-supplied",
@@ -280,4 +275,82 @@ async fn client_tokens_read_their_own_user_only() {
         "",
         "the refused update changed nothing"
     );
+}
+
+/// As Basiq's client libraries ask: a JSON body `{}` (or none) with no scope,
+/// and basiq-version 1.0, 2.0 or 3.0.
+#[tokio::test]
+async fn basiq_clients_get_tokens_as_they_ask() {
+    let env = TestEnv::new().await;
+    let key = ApiKey::generate();
+    env.app.store.add_api_key(&key, "test").await.unwrap();
+    let request = |version: &str| {
+        Event::new("POST", "/token")
+            .without_auth()
+            .header("authorization", &format!("Basic {}", key.expose()))
+            .header("basiq-version", version)
+    };
+    let user = UserId::new().to_string();
+    let scope_of = |reply: &tests::events::Reply| {
+        let token = reply.body["access_token"].as_str().unwrap_or_default();
+        let claims = token.split('.').nth(1).unwrap_or_default();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap_or_default())
+                .unwrap_or_default();
+        claims["scope"].as_str().unwrap_or_default().to_owned()
+    };
+    for version in ["1.0", "2.0", "3.0"] {
+        let json = env
+            .api()
+            .issue_token(request(version).json(&json!({})))
+            .await;
+        assert_eq!(json.status, 200, "{version}: {:#}", json.body);
+        assert_eq!(
+            scope_of(&json),
+            "SERVER_ACCESS",
+            "no scope is server access"
+        );
+        let none = env.api().issue_token(request(version)).await;
+        assert_eq!(none.status, 200, "{version}, no body: {:#}", none.body);
+        assert_eq!(scope_of(&none), "SERVER_ACCESS");
+    }
+    let client = env
+        .api()
+        .issue_token(request("3.0").json(&json!({"scope": "CLIENT_ACCESS", "userId": user})))
+        .await;
+    assert_eq!(client.status, 200, "{:#}", client.body);
+    assert_eq!(scope_of(&client), "CLIENT_ACCESS");
+    let form = env
+        .api()
+        .issue_token(
+            request("2.0")
+                .raw_body("scope=SERVER_ACCESS")
+                .header("content-type", "application/x-www-form-urlencoded"),
+        )
+        .await;
+    assert_eq!(form.status, 200);
+    for (event, parameter) in [
+        (request("4.0").json(&json!({})), "basiq-version"),
+        (request("3").json(&json!({})), "basiq-version"),
+        (request("3.0").json(&json!({"scope": "ADMIN"})), "scope"),
+        (request("3.0").json(&json!({"scope": 1})), "scope"),
+        (request("3.0").json(&json!({"expiry": 99})), "expiry"),
+        (
+            request("3.0").json(&json!({"scope": "CLIENT_ACCESS"})),
+            "userId",
+        ),
+    ] {
+        let reply = env.api().issue_token(event).await;
+        assert_eq!(reply.status, 400, "{:#}", reply.body);
+        assert_eq!(reply.body["data"][0]["source"]["parameter"], parameter);
+    }
+    let malformed = env
+        .api()
+        .issue_token(
+            request("3.0")
+                .raw_body("{")
+                .header("content-type", "application/json"),
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
 }

@@ -2,14 +2,100 @@
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::context;
 use crate::auth::{ApiKey, Scope, TOKEN_LIFETIME_SECONDS};
 use crate::config::App;
 use crate::error::{ApiError, Invalid, Problem};
-use crate::http::response;
+use crate::http::{request, response};
 use crate::user::UserId;
+
+/// The API versions whose users endpoints this service serves: the same in
+/// all three, so a client of any of them gets the same token.
+const VERSIONS: [&str; 3] = ["1.0", "2.0", "3.0"];
+
+/// What a token is asked for.
+struct TokenRequest {
+    scope: Scope,
+    user_id: Option<UserId>,
+}
+
+/// The body as Basiq's clients send it: a form (`scope=…&userId=…`), a JSON
+/// object (`{}` from the client libraries), or nothing. No scope means
+/// `SERVER_ACCESS`, as in Basiq's 2.x API: an API key already holds it.
+fn token_request(req: &Request) -> Result<TokenRequest, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    let fields: Vec<(String, String)> = if json && !bytes.iter().all(u8::is_ascii_whitespace) {
+        let value = request::json_body(req)?;
+        let Value::Object(object) = value else {
+            return Err(ApiError::not_valid("/", "Must be a JSON object."));
+        };
+        object
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::String(text) => Ok((name, text)),
+                _ => Err(ApiError::parameter_not_valid(&name, "Must be a string.")),
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        form_urlencoded::parse(bytes).into_owned().collect()
+    };
+    let mut scope = Scope::ServerAccess;
+    let mut user_id = None;
+    for (name, value) in fields {
+        match name.as_str() {
+            "scope" => {
+                scope = match value.as_str() {
+                    "SERVER_ACCESS" => Scope::ServerAccess,
+                    "CLIENT_ACCESS" => Scope::ClientAccess,
+                    _ => {
+                        return Err(ApiError::parameter_not_valid(
+                            "scope",
+                            "scope must be SERVER_ACCESS or CLIENT_ACCESS.",
+                        ))
+                    }
+                }
+            }
+            "userId" => {
+                user_id = Some(
+                    UserId::parse(&value).map_err(|e| ApiError::from(e.at_parameter("userId")))?,
+                )
+            }
+            other => {
+                return Err(ApiError::parameter_not_valid(
+                    other,
+                    "Unknown parameter; use scope and userId.",
+                ))
+            }
+        }
+    }
+    match (scope, user_id) {
+        (Scope::ClientAccess, None) => Err(Problem::parameter_not_supplied(
+            "userId",
+            "CLIENT_ACCESS tokens are bound to a userId.",
+        )
+        .into()),
+        (Scope::ServerAccess, Some(_)) => Err(ApiError::parameter_not_valid(
+            "userId",
+            "SERVER_ACCESS tokens are not bound to a user.",
+        )),
+        _ => Ok(TokenRequest { scope, user_id }),
+    }
+}
 
 pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
@@ -25,56 +111,21 @@ pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
             .map(|(_, key)| ApiKey::from_text(key))
             .ok_or(ApiError::Unauthorized)?;
         match req.headers().get("basiq-version").and_then(|v| v.to_str().ok()) {
-            Some("3.0") => {}
+            Some(version) if VERSIONS.contains(&version) => {}
             Some(_) => {
-                return Err(Invalid::new("basiq-version must be 3.0.").at_parameter("basiq-version").into())
-            }
-            None => {
-                return Err(Problem::parameter_not_supplied("basiq-version", "The basiq-version header (3.0) is required.").into())
-            }
-        }
-        let body = match req.body() {
-            Body::Text(text) => text.as_bytes().to_vec(),
-            Body::Binary(bytes) => bytes.clone(),
-            _ => Vec::new(),
-        };
-        let mut scope = None;
-        let mut user_id = None;
-        for (name, value) in form_urlencoded::parse(&body) {
-            match name.as_ref() {
-                "scope" => {
-                    scope = Some(match value.as_ref() {
-                        "SERVER_ACCESS" => Scope::ServerAccess,
-                        "CLIENT_ACCESS" => Scope::ClientAccess,
-                        _ => {
-                            return Err(Invalid::new("scope must be SERVER_ACCESS or CLIENT_ACCESS.")
-                                .at_parameter("scope")
-                                .into())
-                        }
-                    })
-                }
-                "userId" => {
-                    user_id = Some(UserId::parse(&value).map_err(|e| ApiError::from(e.at_parameter("userId")))?)
-                }
-                other => {
-                    return Err(Invalid::new("Unknown parameter; use scope and userId.")
-                        .at_parameter(other)
-                        .into())
-                }
-            }
-        }
-        let scope = scope.ok_or_else(|| ApiError::from(Problem::parameter_not_supplied("scope", "scope is required.")))?;
-        match (scope, user_id) {
-            (Scope::ClientAccess, None) => {
-                return Err(Problem::parameter_not_supplied("userId", "CLIENT_ACCESS tokens are bound to a userId.").into())
-            }
-            (Scope::ServerAccess, Some(_)) => {
-                return Err(Invalid::new("SERVER_ACCESS tokens are not bound to a user.")
-                    .at_parameter("userId")
+                return Err(Invalid::new("basiq-version must be 1.0, 2.0 or 3.0.")
+                    .at_parameter("basiq-version")
                     .into())
             }
-            _ => {}
+            None => {
+                return Err(Problem::parameter_not_supplied(
+                    "basiq-version",
+                    "The basiq-version header (3.0) is required.",
+                )
+                .into())
+            }
         }
+        let TokenRequest { scope, user_id } = token_request(&req)?;
         if !app.store.api_key_is_valid(&key).await? {
             return Err(ApiError::Unauthorized);
         }
