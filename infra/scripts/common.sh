@@ -17,12 +17,18 @@ local_secret() {
   cat "$file"
 }
 
+# PIDs of processes we started, and of process groups we started (each led by
+# the PID listed, as `setsid cmd &` makes them): stop_started ends them all.
 started_pids=()
+started_groups=()
 stop_started() {
+  for pgid in "${started_groups[@]}"; do
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+  done
   for pid in "${started_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  for pid in "${started_pids[@]}"; do
+  for pid in "${started_groups[@]}" "${started_pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make dev: tools, DynamoDB Local with data kept in .dynamodb/, the table from
-# template.yaml, and every function served by cargo lambda watch.
+# template.yaml, every function served by cargo lambda watch on an internal
+# port, and the local API Gateway (infra/src/gateway.rs) in front of it on
+# 127.0.0.1:$API_PORT. Secrets reach the functions in a file under .local/,
+# never on a command line.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -9,6 +12,7 @@ bash infra/scripts/tools.sh dev
 api_port="${API_PORT:-9000}"
 dynamodb_port="${DYNAMODB_PORT:-8000}"
 table="${TABLE_NAME:-users}"
+public_base_url="http://127.0.0.1:$api_port"
 
 pid=$(bash infra/scripts/dynamodb.sh "$dynamodb_port" "$root/.dynamodb")
 started_pids+=("$pid")
@@ -20,8 +24,6 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:$dynamodb_port"
 export TABLE_NAME="$table"
 cargo run --quiet -p infra -- create-table
 
-cursor_key=$(local_secret cursor-key)
-token_secret=$(local_secret token-secret)
 # A local API key on first start; only its digest is in the table.
 if [ ! -s "$root/.local/api-key" ]; then
   mkdir -p "$root/.local"
@@ -29,8 +31,49 @@ if [ ! -s "$root/.local/api-key" ]; then
   chmod 600 "$root/.local/api-key"
   echo "Created a local API key (kept in .local/api-key): $(cat "$root/.local/api-key")"
 fi
-echo "API: http://127.0.0.1:$api_port  (each function compiles on its first request)"
-echo "Dashboard: http://127.0.0.1:$api_port/  (sign in with the key in .local/api-key)"
-echo "Get a token:  curl -X POST http://127.0.0.1:$api_port/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
-cargo lambda watch -P "$api_port" \
-  --env-vars "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,CURSOR_KEY=$cursor_key,TOKEN_SECRET=$token_secret,RUST_LOG=${RUST_LOG:-info}"
+
+# The functions' environment, secrets included, in a file only we can read.
+# Written by shell builtins, so no secret is ever an argument of a process.
+env_file="$root/.local/functions.env"
+cursor_key=$(local_secret cursor-key)
+token_secret=$(local_secret token-secret)
+rm -f "$env_file"
+(
+  umask 077
+  printf '%s\n' \
+    "TABLE_NAME=$table" \
+    "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" \
+    "CURSOR_KEY=$cursor_key" \
+    "TOKEN_SECRET=$token_secret" \
+    "PUBLIC_BASE_URL=$public_base_url" \
+    "RUST_LOG=${RUST_LOG:-info}" > "$env_file"
+)
+unset cursor_key token_secret
+
+# cargo lambda watch on an internal port, 127.0.0.1 only. Clients call the
+# gateway; the watcher's own routes (invoke API, function URLs) stay internal.
+# It runs in a process group of its own (setsid), which is stopped whole:
+# it starts cargo and the function processes.
+watch_port=$(free_port)
+setsid cargo lambda watch -A 127.0.0.1 -P "$watch_port" --disable-cors \
+  --env-file "$env_file" </dev/null &
+watch_pid=$!
+started_groups+=("$watch_pid")
+until (exec 3<>"/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null; do
+  if ! kill -0 "$watch_pid" 2>/dev/null; then
+    echo "error: cargo lambda watch exited during start-up" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+cargo build --quiet -p infra --bin gateway
+echo "API: $public_base_url  (each function compiles on its first request)"
+echo "Dashboard: $public_base_url/  (sign in with the key in .local/api-key)"
+echo "Get a token:  curl -X POST $public_base_url/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
+# The gateway in the foreground, as far as the user can tell: this script
+# waits on it, and Ctrl-C (or any exit) stops it and the rest by PID.
+API_PORT="$api_port" WATCH_URL="http://127.0.0.1:$watch_port" PUBLIC_BASE_URL="$public_base_url" \
+  cargo run --quiet -p infra --bin gateway &
+started_pids+=("$!")
+wait "$!"

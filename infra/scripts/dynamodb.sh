@@ -23,7 +23,9 @@ log="${DYNAMODB_LOG:-/dev/null}"
 # DynamoDB Local writes a metadata file into its working directory; keep it out of the tree.
 run_dir="$root/.tools/run"
 mkdir -p "$run_dir"
-(cd "$run_dir" && exec java -Djava.library.path="$lib" -jar "$jar" "${storage[@]}" -port "$port" >"$log" 2>&1) &
+# No browser talks to it: allow no other origin (its default CORS is '*'). It
+# has no option to bind one address; only our own processes call it.
+(cd "$run_dir" && exec java -Djava.library.path="$lib" -jar "$jar" "${storage[@]}" -port "$port" -cors http://127.0.0.1 >"$log" 2>&1) &
 pid=$!
 # Poll for the port with a bound; DynamoDB Local usually answers within a few seconds.
 for _ in $(seq 1 300); do

@@ -2,5 +2,6 @@
 //! of template.yaml, so the local table and the deployed one are one definition.
 
 pub mod bench;
+pub mod gateway;
 pub mod seed;
 pub mod table;

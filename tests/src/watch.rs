@@ -1,16 +1,26 @@
-//! Serving the functions over real HTTP with `cargo lambda watch`, as `make dev` does.
+//! Serving the functions over real HTTP as `make dev` does: `cargo lambda
+//! watch` on an internal port of 127.0.0.1, and the local API Gateway
+//! (`infra::gateway`) in front of it, which is what clients call.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 use crate::TestEnv;
 
-/// A running `cargo lambda watch`, stopped (with its whole process group) on drop.
+/// A running `cargo lambda watch` and the gateway in front of it. On drop the
+/// watcher is stopped with its whole process group, the gateway task is
+/// aborted and the environment file is removed.
 pub struct Watch {
     child: Child,
+    gateway: JoinHandle<()>,
+    env_file: PathBuf,
+    /// The gateway's URL: what a client of the API calls.
     pub base_url: String,
 }
 
@@ -21,27 +31,55 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Writes `vars` to a new file only its owner can read: the secrets go to
+/// the watcher in a file, never on a command line.
+fn write_env_file(vars: &[(&str, String)]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("watch-{}.env", uuid::Uuid::new_v4()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .expect("create the watcher's environment file");
+    for (name, value) in vars {
+        assert!(
+            !value.contains('\n'),
+            "{name} fits on one line of an env file"
+        );
+        writeln!(file, "{name}={value}").expect("write the watcher's environment file");
+    }
+    path
+}
+
 impl Watch {
-    /// Serves every function on the test's table, with its secrets.
+    /// Serves every function on the test's table, with its secrets and its
+    /// deletion settings, behind the gateway.
     pub async fn serve(env: &TestEnv) -> Self {
-        let port = free_port();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the gateway");
+        let base_url = format!(
+            "http://{}",
+            listener.local_addr().expect("the gateway's address")
+        );
+
+        let watch_port = free_port();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let config = &env.app.config;
         let mut vars = env.function_env();
+        vars.push(("PUBLIC_BASE_URL", base_url.clone()));
+        vars.push((
+            "DELETE_BUDGET_MS",
+            config.delete_budget.as_millis().to_string(),
+        ));
+        vars.push(("DELETE_PARALLELISM", config.delete_parallelism.to_string()));
         vars.push(("RUST_LOG", "warn".into()));
-        let vars = vars
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let env_file = write_env_file(&vars);
         let child = Command::new("cargo")
-            .args([
-                "lambda",
-                "watch",
-                "--ignore-changes",
-                "-P",
-                &port.to_string(),
-            ])
-            .args(["--env-vars", &vars])
+            .args(["lambda", "watch", "--ignore-changes", "--disable-cors"])
+            .args(["-A", "127.0.0.1", "-P", &watch_port.to_string()])
+            .arg("--env-file")
+            .arg(&env_file)
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -50,12 +88,26 @@ impl Watch {
             .kill_on_drop(true)
             .spawn()
             .expect("cargo lambda is installed (make test puts it on PATH)");
+
+        let gateway = infra::gateway::Config {
+            port: 0,
+            watch_url: format!("http://127.0.0.1:{watch_port}"),
+            public_base_url: base_url.clone(),
+            access_log: false,
+        };
+        let gateway = tokio::spawn(async move {
+            if let Err(err) = infra::gateway::serve_on(listener, gateway).await {
+                eprintln!("the gateway stopped: {err}");
+            }
+        });
         let watch = Self {
             child,
-            base_url: format!("http://127.0.0.1:{port}"),
+            gateway,
+            env_file,
+            base_url,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        while tokio::net::TcpStream::connect(("127.0.0.1", watch_port))
             .await
             .is_err()
         {
@@ -80,6 +132,7 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
+        self.gateway.abort();
         if let Some(pid) = self.child.id() {
             // The watcher starts cargo and the functions; stop the whole group.
             // The `--` matters: procps reads `kill -TERM -123` as signal to pid -1.
@@ -87,5 +140,6 @@ impl Drop for Watch {
                 .args(["-s", "TERM", "--", &format!("-{pid}")])
                 .status();
         }
+        let _ = std::fs::remove_file(&self.env_file);
     }
 }

@@ -1,5 +1,6 @@
-//! The route table is the one list of endpoints: template.yaml, the local
-//! router and the function binaries must all say the same.
+//! The route table is the one list of endpoints: template.yaml and the
+//! function binaries must say the same (the local gateway routes by the
+//! table itself).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
