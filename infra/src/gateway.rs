@@ -37,7 +37,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
-use shared::routes::{Endpoint, ENDPOINTS};
+use shared::routes::{self, Endpoint, Resolved};
 use tokio::net::TcpListener;
 
 /// Lambda's limit on a synchronous invocation's payload: larger bodies are
@@ -171,96 +171,6 @@ struct Gateway {
     sequence: AtomicU64,
 }
 
-/// What the route table says about a method and path.
-#[derive(Debug, PartialEq, Eq)]
-enum Resolved {
-    Route {
-        endpoint: &'static Endpoint,
-        parameters: Vec<(&'static str, String)>,
-    },
-    /// The path exists, but not with this method: these methods it has.
-    MethodNotAllowed(Vec<&'static str>),
-    NotFound,
-}
-
-/// Matches a request against the route table. A `{param}` matches one
-/// non-empty segment (its value percent-decoded, as API Gateway passes path
-/// parameters); one trailing slash is ignored (`/users/` is `/users`, but
-/// `//` is not `/`). HEAD
-/// is answered by a path's GET route.
-fn resolve(method: &Method, path: &str) -> Resolved {
-    // Only below the root: `/` is the root, and `//` is not.
-    let path = match path.strip_suffix('/') {
-        Some(stripped) if stripped.len() > 1 => stripped,
-        _ => path,
-    };
-    let mut allowed: Vec<&'static str> = Vec::new();
-    let mut found = None;
-    for endpoint in &ENDPOINTS {
-        let Some(parameters) = match_template(endpoint.path, path) else {
-            continue;
-        };
-        if !allowed.contains(&endpoint.method) {
-            allowed.push(endpoint.method);
-        }
-        let fits = endpoint.method == method.as_str()
-            || (method == Method::HEAD && endpoint.method == "GET");
-        if fits && found.is_none() {
-            found = Some(Resolved::Route {
-                endpoint,
-                parameters,
-            });
-        }
-    }
-    match found {
-        Some(route) => route,
-        None if allowed.is_empty() => Resolved::NotFound,
-        None => Resolved::MethodNotAllowed(allowed),
-    }
-}
-
-fn match_template(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
-    let template = template.strip_prefix('/')?.split('/');
-    let segments = path.strip_prefix('/')?.split('/');
-    let (template, segments): (Vec<_>, Vec<_>) = (template.collect(), segments.collect());
-    if template.len() != segments.len() {
-        return None;
-    }
-    let mut parameters = Vec::new();
-    for (expected, actual) in template.into_iter().zip(segments) {
-        match expected
-            .strip_prefix('{')
-            .and_then(|name| name.strip_suffix('}'))
-        {
-            Some(_) if actual.is_empty() => return None,
-            Some(name) => parameters.push((name, percent_decode(actual))),
-            None if expected == actual => {}
-            None => return None,
-        }
-    }
-    Some(parameters)
-}
-
-/// `%XX` escapes decoded; anything else (a stray `%` included) kept as is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 type Answer = Response<Full<Bytes>>;
 
 enum BodyProblem {
@@ -326,31 +236,6 @@ fn internal_error(request_id: &str) -> Answer {
     )
 }
 
-fn not_found(request_id: &str) -> Answer {
-    basiq_error(
-        StatusCode::NOT_FOUND,
-        request_id,
-        "resource-not-found",
-        "Requested resource is not found.",
-        "Resource not found.",
-    )
-}
-
-fn method_not_allowed(request_id: &str, allowed: &[&str]) -> Answer {
-    let allow = allowed.join(", ");
-    let mut response = basiq_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        request_id,
-        "method-not-allowed",
-        "Method not allowed.",
-        &format!("This resource allows only these methods: {allow}."),
-    );
-    if let Ok(value) = HeaderValue::from_str(&allow) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
-}
-
 fn too_large(request_id: &str) -> Answer {
     basiq_error(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -401,7 +286,8 @@ struct Matched<'a> {
     body: &'a [u8],
     peer: SocketAddr,
     request_id: &'a str,
-    endpoint: &'static Endpoint,
+    /// `None` for what no route matches (the `$default` route).
+    endpoint: Option<&'static Endpoint>,
     parameters: &'a [(&'static str, String)],
 }
 
@@ -442,13 +328,15 @@ impl Gateway {
         peer: SocketAddr,
         id: &str,
     ) -> Answer {
-        let (endpoint, parameters) = match resolve(req.method(), req.uri().path()) {
+        // What no route matches goes to the fallback function, as the HTTP
+        // API's `$default` route sends it: it answers the Basiq 404 or 405.
+        let (endpoint, parameters) = match routes::resolve(req.method().as_str(), req.uri().path())
+        {
             Resolved::Route {
                 endpoint,
                 parameters,
-            } => (endpoint, parameters),
-            Resolved::MethodNotAllowed(allowed) => return method_not_allowed(id, &allowed),
-            Resolved::NotFound => return not_found(id),
+            } => (Some(endpoint), parameters),
+            Resolved::MethodNotAllowed(_) | Resolved::NotFound => (None, Vec::new()),
         };
         let declared = req
             .headers()
@@ -485,7 +373,8 @@ impl Gateway {
             parameters: &parameters,
         };
         let event = self.event(&request);
-        let answered = self.invoke(endpoint.function, &event).await;
+        let function = endpoint.map_or(routes::FALLBACK, |e| e.function);
+        let answered = self.invoke(function, &event).await;
         let response = match answered.and_then(|payload| translate(&payload)) {
             Ok(response) => response,
             Err(err) => {
@@ -494,10 +383,9 @@ impl Gateway {
                 return internal_error(id);
             }
         };
-        if endpoint.method == "DELETE"
-            && endpoint.path == "/users/{userId}"
-            && response.status() == StatusCode::ACCEPTED
-        {
+        let deletion =
+            endpoint.is_some_and(|e| e.method == "DELETE" && e.path == "/users/{userId}");
+        if deletion && response.status() == StatusCode::ACCEPTED {
             if let Some((_, user)) = parameters.iter().find(|(name, _)| *name == "userId") {
                 let gateway = self.clone();
                 let user = user.clone();
@@ -509,7 +397,10 @@ impl Gateway {
 
     /// The API Gateway HTTP API payload 2.0 event of a matched request.
     fn event(&self, request: &Matched<'_>) -> Value {
-        let route_key = format!("{} {}", request.endpoint.method, request.endpoint.path);
+        let route_key = request.endpoint.map_or_else(
+            || "$default".to_owned(),
+            |e| format!("{} {}", e.method, e.path),
+        );
         let mut headers = Map::new();
         let mut cookies = Vec::new();
         for name in request.headers.keys() {
@@ -811,75 +702,6 @@ fn translate(payload: &Value) -> Result<Answer, String> {
 mod tests {
     use super::*;
 
-    fn route(method: &str, path: &str) -> Resolved {
-        resolve(&Method::from_bytes(method.as_bytes()).unwrap(), path)
-    }
-
-    fn function(resolved: &Resolved) -> &'static str {
-        match resolved {
-            Resolved::Route { endpoint, .. } => endpoint.function,
-            other => panic!("not a route: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn paths_match_the_route_table() {
-        assert_eq!(function(&route("GET", "/")), "dashboard");
-        assert_eq!(function(&route("HEAD", "/")), "dashboard");
-        assert_eq!(function(&route("GET", "/users")), "search-users");
-        assert_eq!(function(&route("GET", "/users/")), "search-users");
-        assert_eq!(function(&route("POST", "/users")), "create-user");
-        assert_eq!(function(&route("PATCH", "/users/abc/")), "update-user");
-        let Resolved::Route { parameters, .. } = route("GET", "/users/a%20b/connections/c%2Fd")
-        else {
-            panic!("a route");
-        };
-        assert_eq!(
-            parameters,
-            vec![
-                ("userId", "a b".to_owned()),
-                ("connectionId", "c/d".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn unmatched_paths_and_methods() {
-        for path in [
-            "/nope",
-            "//",
-            "/users//",
-            "/users//accounts",
-            "/2015-03-31/functions/get-user/invocations",
-            "/lambda-url/get-user/",
-            "/Users",
-            "",
-        ] {
-            assert_eq!(route("GET", path), Resolved::NotFound, "{path}");
-        }
-        assert_eq!(
-            route("PUT", "/users/abc"),
-            Resolved::MethodNotAllowed(vec!["GET", "POST", "PATCH", "DELETE"])
-        );
-        assert_eq!(
-            route("TRACE", "/users"),
-            Resolved::MethodNotAllowed(vec!["POST", "GET"])
-        );
-        assert_eq!(
-            route("HEAD", "/token"),
-            Resolved::MethodNotAllowed(vec!["POST"])
-        );
-    }
-
-    #[test]
-    fn percent_decoding_keeps_what_is_not_an_escape() {
-        assert_eq!(percent_decode("a%41b"), "aAb");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%4"), "%4");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%C3%A9"), "é");
-    }
-
     #[test]
     fn the_public_url_gives_host_and_port() {
         let public = Public::parse("http://127.0.0.1:9000").unwrap();
@@ -927,7 +749,7 @@ mod tests {
         let Resolved::Route {
             endpoint,
             parameters,
-        } = resolve(&Method::GET, path)
+        } = routes::resolve("GET", path)
         else {
             panic!("a route");
         };
@@ -940,7 +762,7 @@ mod tests {
             body: &[0xff, b'a'],
             peer: "127.0.0.2:5555".parse().unwrap(),
             request_id: "the-request",
-            endpoint,
+            endpoint: Some(endpoint),
             parameters: &parameters,
         };
         let event = gateway().event(&request);
@@ -988,7 +810,7 @@ mod tests {
         let Resolved::Route {
             endpoint,
             parameters,
-        } = resolve(&Method::POST, "/users")
+        } = routes::resolve("POST", "/users")
         else {
             panic!("a route");
         };
@@ -997,7 +819,7 @@ mod tests {
             raw_path: "/users",
             raw_query: "",
             body: "{\"a\":\"é\"}".as_bytes(),
-            endpoint,
+            endpoint: Some(endpoint),
             parameters: &parameters,
             ..request
         };

@@ -59,6 +59,10 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(&'static str),
 
+    /// The path exists, but not with this method (`allow` lists its methods).
+    #[error("This resource allows only these methods: {allow}.")]
+    MethodNotAllowed { allow: String },
+
     /// No credentials at all.
     #[error("You are not authorized to access this resource.")]
     Unauthorized,

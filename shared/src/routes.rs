@@ -48,6 +48,14 @@ const fn endpoint(method: &'static str, path: &'static str, function: &'static s
 /// The function that serves the dashboard page and its assets.
 pub const DASHBOARD: &str = "dashboard";
 
+/// The function that answers what no route matches (the HTTP API's
+/// `$default` route): a Basiq 404, or a 405 with `Allow`.
+pub const FALLBACK: &str = "fallback";
+
+/// Paths that are also answered with one trailing slash (`/users/`), as
+/// Basiq's client libraries call them; template.yaml declares both forms.
+pub const SLASHED: [&str; 2] = ["/users", "/users/{userId}"];
+
 /// Every endpoint, as template.yaml declares them.
 pub const ENDPOINTS: [Endpoint; 17] = [
     endpoint("GET", "/", DASHBOARD),
@@ -80,6 +88,83 @@ pub const ENDPOINTS: [Endpoint; 17] = [
         "get-transaction",
     ),
 ];
+
+/// What the route table says of a method and a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Route {
+        endpoint: &'static Endpoint,
+        /// Each `{param}` of the template, percent-decoded as API Gateway
+        /// passes path parameters.
+        parameters: Vec<(&'static str, String)>,
+    },
+    /// The path exists, but not with this method: these are its methods.
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+/// Matches a request against the route table, as API Gateway's routes do.
+/// A `{param}` matches one non-empty segment; a path of [`SLASHED`] matches
+/// with one trailing slash too; HEAD is answered by a path's GET route.
+pub fn resolve(method: &str, path: &str) -> Resolved {
+    let mut allowed: Vec<&'static str> = Vec::new();
+    let mut found = None;
+    for endpoint in &ENDPOINTS {
+        let slashed = SLASHED.contains(&endpoint.path);
+        let Some(parameters) = match_template(endpoint.path, path, slashed) else {
+            continue;
+        };
+        if !allowed.contains(&endpoint.method) {
+            allowed.push(endpoint.method);
+        }
+        let fits = endpoint.method == method || (method == "HEAD" && endpoint.method == "GET");
+        if fits && found.is_none() {
+            found = Some(Resolved::Route {
+                endpoint,
+                parameters,
+            });
+        }
+    }
+    match found {
+        Some(route) => route,
+        None if allowed.is_empty() => Resolved::NotFound,
+        None => Resolved::MethodNotAllowed(allowed),
+    }
+}
+
+fn match_template(
+    template: &'static str,
+    path: &str,
+    slashed: bool,
+) -> Option<Vec<(&'static str, String)>> {
+    let path = match path.strip_suffix('/') {
+        Some(stripped) if slashed && stripped.len() > 1 => stripped,
+        _ => path,
+    };
+    let template: Vec<&str> = template.strip_prefix('/')?.split('/').collect();
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if template.len() != segments.len() {
+        return None;
+    }
+    let mut parameters = Vec::new();
+    for (expected, actual) in template.into_iter().zip(segments) {
+        match expected
+            .strip_prefix('{')
+            .and_then(|name| name.strip_suffix('}'))
+        {
+            Some(_) if actual.is_empty() => return None,
+            Some(name) => parameters.push((
+                name,
+                percent_encoding::percent_decode_str(actual)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )),
+            None if expected == actual => {}
+            None => return None,
+        }
+    }
+    Some(parameters)
+}
 
 impl Route {
     pub const ALL: [Route; 14] = [
@@ -167,6 +252,51 @@ pub async fn route(app: &App, route: Route, req: Request) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn function_of(method: &str, path: &str) -> Option<&'static str> {
+        match resolve(method, path) {
+            Resolved::Route { endpoint, .. } => Some(endpoint.function),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn requests_resolve_as_api_gateway_routes_them() {
+        assert_eq!(function_of("GET", "/users/x"), Some("get-user"));
+        assert_eq!(function_of("POST", "/users/"), Some("create-user"));
+        assert_eq!(function_of("PATCH", "/users/x/"), Some("update-user"));
+        assert_eq!(function_of("HEAD", "/"), Some(DASHBOARD));
+        assert_eq!(
+            function_of("GET", "/users/x/accounts/"),
+            None,
+            "not a slashed path"
+        );
+        let Resolved::Route { parameters, .. } = resolve("GET", "/users/a%20b/connections/c%2Fd")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            parameters,
+            [("userId", "a b".into()), ("connectionId", "c/d".into())]
+        );
+        for path in [
+            "/nope",
+            "/users//",
+            "//",
+            "/users/x/y/z/w",
+            "/2015-03-31/functions/get-user/invocations",
+        ] {
+            assert_eq!(resolve("GET", path), Resolved::NotFound, "{path}");
+        }
+        assert_eq!(
+            resolve("PUT", "/users/x"),
+            Resolved::MethodNotAllowed(vec!["GET", "POST", "PATCH", "DELETE"])
+        );
+        assert_eq!(
+            resolve("TRACE", "/users"),
+            Resolved::MethodNotAllowed(vec!["POST", "GET"])
+        );
+    }
 
     #[test]
     fn every_route_has_endpoints_and_every_endpoint_a_function() {

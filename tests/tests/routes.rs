@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_yaml::Value;
-use shared::routes::{Route, DASHBOARD, ENDPOINTS};
+use shared::routes::{Route, DASHBOARD, ENDPOINTS, FALLBACK, SLASHED};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -43,11 +43,18 @@ fn template_endpoints() -> BTreeSet<(String, String, String)> {
     found
 }
 
+/// The route table as template.yaml must declare it: every endpoint, the
+/// slashed paths again with their slash, and `$default` to the fallback.
 fn table() -> BTreeSet<(String, String, String)> {
-    ENDPOINTS
+    let mut table: BTreeSet<(String, String, String)> = ENDPOINTS
         .iter()
         .map(|e| (e.method.into(), e.path.into(), e.function.into()))
-        .collect()
+        .collect();
+    for e in ENDPOINTS.iter().filter(|e| SLASHED.contains(&e.path)) {
+        table.insert((e.method.into(), format!("{}/", e.path), e.function.into()));
+    }
+    table.insert(("ANY".into(), "$default".into(), FALLBACK.into()));
+    table
 }
 
 #[test]
@@ -70,6 +77,7 @@ fn every_function_has_its_entry_point_and_template_resource() {
         .collect();
     let mut functions: BTreeSet<String> = Route::ALL.iter().map(|r| r.function().into()).collect();
     functions.insert(DASHBOARD.into());
+    functions.insert(FALLBACK.into());
     functions.insert("purge-user".into());
     assert_eq!(bins, functions);
 
@@ -85,4 +93,37 @@ fn every_function_has_its_entry_point_and_template_resource() {
         })
         .collect();
     assert_eq!(declared, functions);
+}
+
+/// The `$default` route's function: what no route matches is a Basiq body
+/// that names no function.
+#[tokio::test]
+async fn unmatched_requests_get_basiq_bodies_naming_no_function() {
+    for (method, path, status, allow) in [
+        ("GET", "/nope", 404, None),
+        (
+            "GET",
+            "/2015-03-31/functions/get-user/invocations",
+            404,
+            None,
+        ),
+        ("PUT", "/users/x", 405, Some("GET, POST, PATCH, DELETE")),
+        ("TRACE", "/users", 405, Some("POST, GET")),
+        ("DELETE", "/token", 405, Some("POST")),
+    ] {
+        let event = tests::events::Event::new(method, path).route_key("$default");
+        let response = shared::api::unmatched(event.request()).await;
+        let allow_header = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let reply = tests::events::Reply::from(response);
+        assert_eq!(reply.status, status, "{method} {path}");
+        assert_eq!(allow_header.as_deref(), allow, "{method} {path}");
+        assert_eq!(reply.body["type"], "list");
+        let text = reply.body.to_string();
+        for e in ENDPOINTS {
+            assert!(!text.contains(e.function), "{text} names {}", e.function);
+        }
+    }
 }

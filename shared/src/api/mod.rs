@@ -1,11 +1,13 @@
 //! The HTTP handlers, one per route. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies.
 
+mod fallback;
 mod finance;
 mod search;
 mod token;
 mod users;
 
+pub use fallback::unmatched;
 pub use finance::{
     delete_connection, get_account, get_connection, get_transaction, ingest_connection,
     list_accounts, list_connections, list_transactions,

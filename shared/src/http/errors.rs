@@ -18,6 +18,7 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::Unauthorized | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
         ApiError::TokenExpired | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -36,6 +37,7 @@ fn code_and_title(err: &ApiError) -> (&'static str, &'static str) {
         | ApiError::PayloadTooLarge { .. }
         | ApiError::UnsupportedMediaType => ("invalid-content", "Invalid content."),
         ApiError::NotFound(_) => ("resource-not-found", "Requested resource is not found."),
+        ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed."),
         ApiError::Unauthorized => ("unauthorized-access", "Unauthorized Access"),
         ApiError::InvalidToken => ("invalid-authorization-token", "Invalid authorization token"),
         ApiError::TokenExpired => ("access-denied", "Access denied"),
@@ -110,6 +112,11 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let ApiError::MethodNotAllowed { allow } = err {
+        if let Ok(value) = HeaderValue::from_str(allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
     }
     response
 }
