@@ -745,7 +745,7 @@ mod tests {
         add("x-forwarded-proto", "https");
         add("user-agent", "curl/8");
         add("connection", "keep-alive");
-        let path = "/users/abc/connections/x%20y/";
+        let path = "/users/abc/connections/x%20y";
         let Resolved::Route {
             endpoint,
             parameters,

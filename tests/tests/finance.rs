@@ -438,3 +438,87 @@ async fn the_purge_function_finishes_a_deletion_from_the_stream() {
         .unwrap();
     assert_eq!(env.api().get_user(&other).await.status, 200);
 }
+
+/// Connections, accounts and transactions carry Basiq's full shapes: every
+/// field data.yml requires, lists and items alike. Optional Basiq fields are
+/// accepted at ingest and returned.
+#[tokio::test]
+async fn financial_records_have_basiqs_full_shapes() {
+    use tests::contract::assert_matches_data;
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    // One ingest with only what is required, one with Basiq's optional fields.
+    assert_eq!(
+        api.ingest_connection(&user, &connection_body(1, 1, 3))
+            .await
+            .status,
+        201
+    );
+    let mut full = connection_body(2, 1, 2);
+    full["method"] = json!("open-banking");
+    full["expiryDate"] = json!("2027-01-01T00:00:00Z");
+    let account = &mut full["accounts"][0];
+    account["accountHolder"] = json!("GAVIN BELSON");
+    account["isOwned"] = json!(false);
+    account["accountOwnership"] = json!("TWO_PARTY");
+    account["creditLimit"] = json!("5000.00");
+    account["transactionIntervals"] = json!([{"from": "2024-01-01", "to": "2024-06-30"}]);
+    let transaction = &mut full["transactions"][0];
+    transaction["reference"] = json!("INV-42");
+    transaction["currency"] = json!("USD");
+    transaction["balance"] = json!("100.00");
+    transaction["subClass"] = json!({"code": "722", "title": "Cafes and Restaurants"});
+    let created = api.ingest_connection(&user, &full).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    assert_matches_data("ConnectionsData", &created.body);
+
+    let connections = api.list_connections(&user).await;
+    assert_matches_data("ConnectionsGetResponseResource", &connections.body);
+    let connection = api.get_connection(&user, "conn-2").await;
+    assert_matches_data("ConnectionGetResponseResource", &connection.body);
+    assert_eq!(connection.body["method"], "open-banking");
+    assert_eq!(connection.body["expiryDate"], "2027-01-01T00:00:00.000Z");
+    let web = api.get_connection(&user, "conn-1").await;
+    assert_eq!(
+        (web.body["method"].as_str(), web.body["expiryDate"].as_str()),
+        (Some("web"), Some(""))
+    );
+
+    let accounts = api.list_accounts(&user).await;
+    assert_matches_data("AccountsResponseResource", &accounts.body);
+    let plain = api.get_account(&user, "acc-1-0").await;
+    assert_matches_data("AccountResponseResource", &plain.body);
+    assert_eq!(plain.body["accountHolder"], Value::Null);
+    assert_eq!(plain.body["isOwned"], true);
+    assert_eq!(plain.body["accountOwnership"], "UNKNOWN");
+    assert_eq!(plain.body["creditLimit"], Value::Null);
+    assert_eq!(
+        plain.body["institution"],
+        connection_body(1, 1, 0)["institution"]["id"]
+    );
+    let rich = api.get_account(&user, "acc-2-0").await;
+    assert_matches_data("AccountResponseResource", &rich.body);
+    assert_eq!(rich.body["accountHolder"], "GAVIN BELSON");
+    assert_eq!(rich.body["accountOwnership"], "TWO_PARTY");
+    assert_eq!(rich.body["transactionIntervals"][0]["to"], "2024-06-30");
+
+    let transactions = api.list_transactions(&user, &[("limit", "10")]).await;
+    assert_matches_data("TransactionsGetResource", &transactions.body);
+    assert_eq!(transactions.body["size"], 10);
+    for t in transactions.body["data"].as_array().unwrap() {
+        assert_matches_data("TransactionData", t);
+    }
+    let id = full["transactions"][0]["id"].as_str().unwrap();
+    let one = api.get_transaction(&user, id).await;
+    assert_matches_data("TransactionData", &one.body);
+    assert_eq!(one.body["reference"], "INV-42");
+    assert_eq!(one.body["currency"], "USD");
+    assert_eq!(one.body["subClass"]["title"], "Cafes and Restaurants");
+    let plain_id = connection_body(1, 1, 3)["transactions"][0]["id"].clone();
+    let plain = api.get_transaction(&user, plain_id.as_str().unwrap()).await;
+    assert_eq!(plain.body["reference"], "");
+    assert_eq!(plain.body["currency"], "AUD", "the account's currency");
+    assert_eq!(plain.body["subClass"], json!({}));
+    assert_eq!(plain.body["enrich"]["merchant"], Value::Null);
+}

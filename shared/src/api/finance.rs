@@ -201,7 +201,7 @@ pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
         });
         Ok(response::json(
             StatusCode::OK,
-            &PageView::new(data, page.self_link(&base), next),
+            &PageView::new(data, page.self_link(&base), next).with_size(page.limit),
         ))
     })
     .await

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    Account, AccountClass, AccountStatus, Amount, Connection, ConnectionStatus, Currency,
-    Description, Direction, Institution, MaskedAccountNo, RecordId, Timestamp, Transaction,
-    TransactionClass, TransactionStatus,
+    Account, AccountClass, AccountOwnership, AccountStatus, Amount, Connection, ConnectionMethod,
+    ConnectionStatus, Currency, Description, Direction, Institution, MaskedAccountNo, RecordId,
+    SubClass, Timestamp, Transaction, TransactionClass, TransactionInterval, TransactionStatus,
 };
 use crate::error::{ApiError, Invalid, Problem};
 use crate::user::Name;
@@ -27,7 +27,10 @@ struct ConnectionInput {
     id: Option<RecordId>,
     institution: Institution,
     status: ConnectionStatus,
+    #[serde(default)]
+    method: ConnectionMethod,
     created_date: Option<Timestamp>,
+    expiry_date: Option<Timestamp>,
     last_used: Option<Timestamp>,
     #[serde(default)]
     accounts: Vec<AccountInput>,
@@ -41,12 +44,18 @@ struct AccountInput {
     id: RecordId,
     name: Name,
     account_no: MaskedAccountNo,
+    account_holder: Option<Name>,
+    is_owned: Option<bool>,
+    account_ownership: Option<AccountOwnership>,
     balance: Amount,
     available_funds: Amount,
+    credit_limit: Option<Amount>,
     currency: Currency,
     class: AccountClass,
     status: AccountStatus,
     last_updated: Option<Timestamp>,
+    #[serde(default)]
+    transaction_intervals: Vec<TransactionInterval>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,9 +65,13 @@ struct TransactionInput {
     account: RecordId,
     status: TransactionStatus,
     description: Description,
+    reference: Option<Description>,
     amount: Amount,
+    currency: Option<Currency>,
+    balance: Option<Amount>,
     direction: Direction,
     class: TransactionClass,
+    sub_class: Option<SubClass>,
     post_date: Timestamp,
     transaction_date: Option<Timestamp>,
 }
@@ -165,39 +178,63 @@ pub fn decode_ingest(body: Value) -> Result<Ingest, ApiError> {
         id: input.id.unwrap_or_else(RecordId::generate),
         institution: input.institution,
         status: input.status,
+        method: input.method,
         created_date: input.created_date.unwrap_or_else(|| now.clone()),
+        expiry_date: input.expiry_date,
         last_used: input.last_used,
     };
-    let accounts = input
+    let institution = &connection.institution.id;
+    let accounts: Vec<Account> = input
         .accounts
         .into_iter()
         .map(|a| Account {
             id: a.id,
             connection: connection.id.clone(),
+            institution: institution.clone(),
             name: a.name,
             account_no: a.account_no,
+            account_holder: a.account_holder,
+            is_owned: a.is_owned.unwrap_or(true),
+            account_ownership: a.account_ownership.unwrap_or_default(),
             balance: a.balance,
             available_funds: a.available_funds,
+            credit_limit: a.credit_limit,
             currency: a.currency,
             class: a.class,
             status: a.status,
             last_updated: a.last_updated.unwrap_or_else(|| now.clone()),
+            transaction_intervals: a.transaction_intervals,
         })
         .collect();
+    let currency_of = |account: &RecordId| {
+        accounts
+            .iter()
+            .find(|a| &a.id == account)
+            .map(|a| a.currency.clone())
+    };
     let transactions = input
         .transactions
         .into_iter()
-        .map(|t| Transaction {
-            id: t.id,
-            account: t.account,
-            connection: connection.id.clone(),
-            status: t.status,
-            description: t.description,
-            amount: t.amount,
-            direction: t.direction,
-            class: t.class,
-            post_date: t.post_date,
-            transaction_date: t.transaction_date,
+        .filter_map(|t| {
+            // Every transaction names an account of this request (checked above).
+            let currency = t.currency.or_else(|| currency_of(&t.account))?;
+            Some(Transaction {
+                id: t.id,
+                account: t.account,
+                connection: connection.id.clone(),
+                institution: institution.clone(),
+                status: t.status,
+                description: t.description,
+                reference: t.reference,
+                amount: t.amount,
+                currency,
+                balance: t.balance,
+                direction: t.direction,
+                class: t.class,
+                sub_class: t.sub_class,
+                post_date: t.post_date,
+                transaction_date: t.transaction_date,
+            })
         })
         .collect();
     Ok(Ingest {

@@ -105,6 +105,37 @@ impl Timestamp {
     }
 }
 
+/// A calendar day, `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Day(String);
+text_value!(Day, Day::parse);
+
+impl Day {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, format)
+            .map(|_| Self(text.to_owned()))
+            .map_err(|_| Invalid::new("Must be a date written YYYY-MM-DD."))
+    }
+}
+
+/// A sub-class code: 1 to 10 letters and digits (an ANZSIC code, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SubClassCode(String);
+text_value!(SubClassCode, SubClassCode::parse);
+
+impl SubClassCode {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if (1..=10).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Invalid::new("Must be 1 to 10 letters and digits."))
+        }
+    }
+}
+
 /// An id given by the aggregation engine: 1 to 64 letters, digits, `-` or `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

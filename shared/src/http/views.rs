@@ -215,6 +215,9 @@ pub struct PageView<T> {
     #[serde(rename = "type")]
     kind: &'static str,
     count: usize,
+    /// The most a page holds, where Basiq's list says it (transactions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
     data: Vec<T>,
     links: PageLinks,
 }
@@ -232,11 +235,18 @@ impl<T> PageView<T> {
         Self {
             kind: "list",
             count: data.len(),
+            size: None,
             data,
             links: PageLinks {
                 self_: self_url,
                 next: next_url,
             },
         }
+    }
+
+    /// The same page, saying the most a page holds.
+    pub fn with_size(mut self, size: usize) -> Self {
+        self.size = Some(size);
+        self
     }
 }
