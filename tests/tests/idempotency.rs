@@ -129,3 +129,50 @@ async fn a_retried_ingest_is_written_once() {
     assert_eq!(other.status, 409);
     assert_eq!(env.item_count().await, items);
 }
+
+/// A record keeps its answer's links without a host; every answer, the
+/// replay included, roots them at the configured base.
+#[tokio::test]
+async fn records_never_store_a_host() {
+    let env = TestEnv::with(|c| c.public_base_url = Some("https://api.users.example".into())).await;
+    let first = create_with_key(&env, "k-1", &json!({"email": "gavin@hooli.com"})).await;
+    assert_eq!(first.status, 201);
+    let self_link = first.body["links"]["self"].as_str().unwrap().to_owned();
+    assert!(
+        self_link.starts_with("https://api.users.example/users/"),
+        "{self_link}"
+    );
+    let user = first.id();
+    let ingest = |key: &str| {
+        Event::user("POST", &user)
+            .path(&format!("/users/{user}/connections"))
+            .json(&infra::seed::connection_body(1, 1, 2))
+            .header("idempotency-key", key)
+    };
+    let ingested = env.api().call(Route::IngestConnection, ingest("i-1")).await;
+    assert_eq!(ingested.status, 201);
+    let scan = env
+        .client()
+        .scan()
+        .table_name(&env.table)
+        .send()
+        .await
+        .unwrap();
+    for item in scan.items() {
+        if let Some(response) = item.get("response").and_then(|v| v.as_s().ok()) {
+            assert!(
+                !response.contains("://"),
+                "a record holds a host: {response}"
+            );
+        }
+    }
+    let replay = create_with_key(&env, "k-1", &json!({"email": "gavin@hooli.com"})).await;
+    assert_eq!(replay.body, first.body);
+    let again = env.api().call(Route::IngestConnection, ingest("i-1")).await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, ingested.body);
+    assert!(again.body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://api.users.example/users/"));
+}

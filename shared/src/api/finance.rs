@@ -34,7 +34,11 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
         let body = request::json_body_within(&req, INGEST_MAX_BODY)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let ingest = decode_ingest(body)?;
-        let text = serde_json::to_string(&ConnectionView::new(&user, &ingest.connection, &ctx))?;
+        let text = serde_json::to_string(&ConnectionView::new(
+            &user,
+            &ingest.connection,
+            &ctx.without_host(),
+        ))?;
         let once = match (&key, &digest) {
             (Some(key), Some(digest)) => Some(OnceRecord {
                 key,
@@ -54,7 +58,7 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
                 once,
             )
             .await?;
-        Ok(created_or_replayed(once, text))
+        Ok(created_or_replayed(once, &text, &ctx))
     })
     .await
 }

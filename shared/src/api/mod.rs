@@ -37,13 +37,17 @@ fn caller(app: &App, req: &Request) -> Result<Claims, ApiError> {
 }
 
 /// 201 with the new resource, or the stored answer of the first request
-/// with the same `Idempotency-Key`.
-fn created_or_replayed(once: Once, text: String) -> Response<Body> {
+/// with the same `Idempotency-Key`. Both were written without a host (so no
+/// record keeps one) and are rooted at this request's base.
+fn created_or_replayed(once: Once, recorded: &str, ctx: &Context) -> Response<Body> {
     match once {
-        Once::Created => response::json_text(StatusCode::CREATED, text),
+        Once::Created => response::json_text(
+            StatusCode::CREATED,
+            response::rooted(recorded, &ctx.base_url),
+        ),
         Once::Replayed { status, body } => response::replayed(
             StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-            body,
+            response::rooted(&body, &ctx.base_url),
         ),
     }
 }

@@ -13,7 +13,7 @@ use crate::http::request;
 use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
 use crate::idempotency;
-use crate::store::{DeleteProgress, OnceRecord};
+use crate::store::{DeleteProgress, Once, OnceRecord};
 use crate::user::{self, UserId};
 
 /// `POST /users`: 201 with the new user.
@@ -27,12 +27,11 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let new_user = user::decode_create(body)?;
         let user = new_user.into_user(UserId::new(), crate::clock::now());
-        let view = UserView::new(&user, &ctx);
+        let text = serde_json::to_string(&UserView::new(&user, &ctx.without_host()))?;
         let (Some(key), Some(digest)) = (key, digest) else {
             app.store.insert_user(&user).await?;
-            return Ok(response::json(StatusCode::CREATED, &view));
+            return Ok(created_or_replayed(Once::Created, &text, &ctx));
         };
-        let text = serde_json::to_string(&view)?;
         let once = app
             .store
             .insert_user_once(
@@ -45,7 +44,7 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
                 },
             )
             .await?;
-        Ok(created_or_replayed(once, text))
+        Ok(created_or_replayed(once, &text, &ctx))
     })
     .await
 }

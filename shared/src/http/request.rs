@@ -33,6 +33,15 @@ impl Context {
     pub fn user_url(&self, id: &UserId) -> String {
         format!("{}/users/{id}", self.base_url)
     }
+
+    /// The same request, with links that name no host (`/users/…`): what an
+    /// idempotency record keeps, rooted again at each answer's base.
+    pub fn without_host(&self) -> Self {
+        Self {
+            correlation_id: self.correlation_id.clone(),
+            base_url: String::new(),
+        }
+    }
 }
 
 fn correlation_id(req: &Request) -> String {

@@ -1,6 +1,7 @@
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use serde_json::Value;
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
@@ -18,6 +19,36 @@ pub fn json_text(status: StatusCode, text: String) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::Text(text))
         .unwrap_or_default()
+}
+
+/// A JSON answer whose links were written without a host (`/users/…`),
+/// with each link rooted at `base`.
+pub fn rooted(text: &str, base: &str) -> String {
+    fn root(value: &mut Value, base: &str, in_links: bool) {
+        match value {
+            Value::String(link) if in_links && link.starts_with('/') => {
+                *link = format!("{base}{link}");
+            }
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    root(child, base, in_links || key == "links");
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    root(item, base, in_links);
+                }
+            }
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut value) => {
+            root(&mut value, base, false);
+            value.to_string()
+        }
+        Err(_) => text.to_owned(),
+    }
 }
 
 /// The stored answer to an earlier request with the same `Idempotency-Key`.
