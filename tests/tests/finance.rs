@@ -522,3 +522,77 @@ async fn financial_records_have_basiqs_full_shapes() {
     assert_eq!(plain.body["subClass"], json!({}));
     assert_eq!(plain.body["enrich"]["merchant"], Value::Null);
 }
+
+/// Basiq's clients filter connections and accounts (`institution.id.eq(…)`,
+/// `connection.id.eq(…)`, `eq` and `ne`). A filter must filter, never be
+/// ignored, and anything else in the query string is refused, never ignored.
+#[tokio::test]
+async fn connections_and_accounts_take_basiqs_filters() {
+    use shared::routes::Route;
+    use tests::api::user_event;
+
+    let env = TestEnv::new().await;
+    let user = env.api().new_user(&gavin()).await;
+    for (n, accounts) in [(1, 2), (2, 1)] {
+        let body = connection_body(n, accounts, 3);
+        assert_eq!(env.api().ingest_connection(&user, &body).await.status, 201);
+    }
+    let second = connection_body(2, 1, 3);
+    let bank = second["institution"]["id"].as_str().unwrap();
+
+    let list = |route: Route, params: &[(&str, &str)]| {
+        let event = params
+            .iter()
+            .fold(user_event(route, "GET", &user), |e, (k, v)| e.query(k, v));
+        env.api().call(route, event)
+    };
+    let ids = |reply: &tests::events::Reply| -> Vec<String> {
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let accounts = Route::ListAccounts;
+    for (filter, expected) in [
+        ("connection.id.eq('conn-1')", vec!["acc-1-0", "acc-1-1"]),
+        ("connection.id.ne('conn-1')", vec!["acc-2-0"]),
+        ("account.id.eq('acc-1-1')", vec!["acc-1-1"]),
+        ("account.id.ne('acc-1-1'),connection.id.eq('conn-1')", vec!["acc-1-0"]),
+        (&format!("institution.id.eq('{bank}')"), vec!["acc-2-0"]),
+        ("account.id.eq('nope')", vec![]),
+    ] {
+        let reply = list(accounts, &[("filter", filter)]).await;
+        assert_eq!(ids(&reply), expected, "{filter}");
+        assert_eq!(reply.body["count"], expected.len(), "{filter}");
+    }
+
+    let connections = Route::ListConnections;
+    for (filter, expected) in [
+        ("connection.id.eq('conn-2')", vec!["conn-2"]),
+        ("connection.status.eq('active')", vec!["conn-1", "conn-2"]),
+        ("connection.status.ne('active')", vec![]),
+        (&format!("institution.id.ne('{bank}')"), vec!["conn-1"]),
+    ] {
+        let reply = list(connections, &[("filter", filter)]).await;
+        assert_eq!(ids(&reply), expected, "{filter}");
+    }
+
+    for (route, params) in [
+        (accounts, vec![("filter", "account.balance.gt('1')")]),
+        (accounts, vec![("filter", "connection.id.bt('a','b')")]),
+        (accounts, vec![("filter", "account.id.eq('a/b')")]),
+        (accounts, vec![("limit", "1")]),
+        (accounts, vec![("filter", "connection.id.eq('conn-1')"), ("filter", "connection.id.eq('conn-2')")]),
+        (connections, vec![("filter", "connection.status.eq('gone')")]),
+        (connections, vec![("filter", "account.id.eq('acc-1-0')")]),
+        (connections, vec![("q", "x")]),
+    ] {
+        let reply = list(route, &params).await;
+        assert_eq!(reply.status, 400, "{params:?}: {:#}", reply.body);
+        assert_eq!(reply.body["data"][0]["code"], "parameter-not-valid", "{params:?}");
+    }
+}

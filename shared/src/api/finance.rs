@@ -7,9 +7,9 @@ use super::{caller, context, created_or_replayed};
 use crate::auth::Need;
 use crate::config::App;
 use crate::error::ApiError;
-use crate::finance::{decode_ingest, TransactionQuery};
+use crate::finance::{decode_ingest, RecordFilter, TransactionQuery};
 use crate::http::cursor::Cursor;
-use crate::http::page::PageParams;
+use crate::http::page::{FilterParams, PageParams};
 use crate::http::records::{AccountView, ConnectionView, TransactionView};
 use crate::http::request;
 use crate::http::response;
@@ -70,13 +70,20 @@ pub async fn list_connections(app: &App, req: Request) -> Response<Body> {
         let claims = caller(app, &req)?;
         let user = request::path_user_id(&req)?;
         claims.require(Need::Read(user))?;
+        let params = FilterParams::read(&req)?;
+        let filter = params
+            .filter()
+            .map(RecordFilter::for_connections)
+            .transpose()?
+            .unwrap_or_default();
         let overview = app.store.user_overview(&user).await?;
         let data = overview
             .connections
             .iter()
+            .filter(|c| filter.keeps_connection(c))
             .map(|c| ConnectionView::new(&user, c, &ctx))
             .collect();
-        let url = format!("{}/connections", ctx.user_url(&user));
+        let url = params.self_link(&format!("{}/connections", ctx.user_url(&user)));
         Ok(response::json(
             StatusCode::OK,
             &PageView::new(data, url, None),
@@ -130,13 +137,20 @@ pub async fn list_accounts(app: &App, req: Request) -> Response<Body> {
         let claims = caller(app, &req)?;
         let user = request::path_user_id(&req)?;
         claims.require(Need::Read(user))?;
+        let params = FilterParams::read(&req)?;
+        let filter = params
+            .filter()
+            .map(RecordFilter::for_accounts)
+            .transpose()?
+            .unwrap_or_default();
         let overview = app.store.user_overview(&user).await?;
         let data = overview
             .accounts
             .iter()
+            .filter(|a| filter.keeps_account(a))
             .map(|a| AccountView::new(&user, a, &ctx))
             .collect();
-        let url = format!("{}/accounts", ctx.user_url(&user));
+        let url = params.self_link(&format!("{}/accounts", ctx.user_url(&user)));
         Ok(response::json(
             StatusCode::OK,
             &PageView::new(data, url, None),

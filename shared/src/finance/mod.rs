@@ -6,7 +6,7 @@ mod query;
 mod values;
 
 pub use ingest::{decode_ingest, Ingest, MAX_ACCOUNTS, MAX_TRANSACTIONS};
-pub use query::TransactionQuery;
+pub use query::{RecordFilter, TransactionQuery};
 pub use values::{
     Amount, Currency, Day, Description, MaskedAccountNo, RecordId, SubClassCode, Timestamp,
 };
@@ -28,6 +28,23 @@ pub enum ConnectionStatus {
     Active,
     Pending,
     Invalid,
+}
+
+impl ConnectionStatus {
+    const ALL: [Self; 3] = [Self::Active, Self::Pending, Self::Invalid];
+
+    /// The name Basiq gives it, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Pending => "pending",
+            Self::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// How a connection reaches its institution, as Basiq names it.

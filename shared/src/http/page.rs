@@ -23,26 +23,8 @@ impl PageParams {
     /// Reads the query string of a listing that also takes `criteria`.
     /// Unknown and repeated parameters get 400, naming the parameter.
     pub fn read(req: &Request, criteria: &[&str], default_limit: usize) -> Result<Self, ApiError> {
-        // The query string as sent: in the client's order, repeats and all.
-        let query = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
-        let mut given: Vec<(String, String)> = Vec::new();
-        for (name, value) in query {
-            let (name, value) = (name.as_ref(), value.as_ref());
-            if !PAGING.contains(&name) && !criteria.contains(&name) {
-                let known: Vec<&str> = criteria.iter().chain(PAGING.iter()).copied().collect();
-                return Err(
-                    Invalid::new(format!("Unknown parameter; use {}.", known.join(", ")))
-                        .at_parameter(name)
-                        .into(),
-                );
-            }
-            if given.iter().any(|(n, _)| n == name) {
-                return Err(Invalid::new("Given more than once.")
-                    .at_parameter(name)
-                    .into());
-            }
-            given.push((name.to_owned(), value.to_owned()));
-        }
+        let known: Vec<&str> = criteria.iter().chain(PAGING.iter()).copied().collect();
+        let given = read_given(req, &known)?;
         let mut page = Self {
             given,
             limit: default_limit,
@@ -94,6 +76,54 @@ impl PageParams {
             .map(|(n, v)| (n.as_str(), v.as_str()));
         link(base, kept.chain([("next", cursor)]))
     }
+}
+
+/// The query string of a listing that is never paged because it is short
+/// (a user's connections or accounts): `filter` alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterParams {
+    filter: Option<String>,
+}
+
+impl FilterParams {
+    /// Anything but one `filter` gets 400, naming the parameter.
+    pub fn read(req: &Request) -> Result<Self, ApiError> {
+        let filter = read_given(req, &["filter"])?.pop().map(|(_, value)| value);
+        Ok(Self { filter })
+    }
+
+    pub fn filter(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
+
+    /// This listing: `base` with its filter.
+    pub fn self_link(&self, base: &str) -> String {
+        link(base, self.filter().map(|f| ("filter", f)).into_iter())
+    }
+}
+
+/// The query string as sent, in the client's order, each parameter once.
+/// An unknown or repeated parameter gets 400, naming it.
+fn read_given(req: &Request, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let query = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
+    let mut given: Vec<(String, String)> = Vec::new();
+    for (name, value) in query {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if !known.contains(&name) {
+            return Err(
+                Invalid::new(format!("Unknown parameter; use {}.", known.join(", ")))
+                    .at_parameter(name)
+                    .into(),
+            );
+        }
+        if given.iter().any(|(n, _)| n == name) {
+            return Err(Invalid::new("Given more than once.")
+                .at_parameter(name)
+                .into());
+        }
+        given.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(given)
 }
 
 fn link<'a>(base: &str, params: impl Iterator<Item = (&'a str, &'a str)>) -> String {
