@@ -596,3 +596,17 @@ async fn connections_and_accounts_take_basiqs_filters() {
         assert_eq!(reply.body["data"][0]["code"], "parameter-not-valid", "{params:?}");
     }
 }
+
+/// Basiq answers 500 transactions a page unless `limit` says otherwise; a
+/// client that never sends `limit` must see the same pages.
+#[tokio::test]
+async fn a_page_of_transactions_holds_500_unless_told() {
+    let env = TestEnv::new().await;
+    let user = env.api().new_user(&gavin()).await;
+    let body = connection_body(1, 2, 501);
+    assert_eq!(env.api().ingest_connection(&user, &body).await.status, 201);
+    let page = env.api().list_transactions(&user, &[]).await;
+    assert_eq!(page.status, 200, "{:#}", page.body);
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 500);
+    assert!(page.body["links"]["next"].is_string(), "{:#}", page.body["links"]);
+}

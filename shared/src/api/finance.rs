@@ -19,7 +19,8 @@ use crate::store::{OnceRecord, Position};
 
 /// Lambda's limit for a synchronous request is 6 MB; 5,000 transactions fit well within it.
 pub const INGEST_MAX_BODY: usize = 6 * 1024 * 1024;
-const TRANSACTIONS_DEFAULT_LIMIT: usize = 100;
+/// As Basiq: a page holds 500 transactions unless `limit` says otherwise.
+const TRANSACTIONS_DEFAULT_LIMIT: usize = crate::http::page::MAX_LIMIT;
 
 /// `POST /users/{userId}/connections`: the ingest path of an aggregation
 /// engine. 201 with the connection.
