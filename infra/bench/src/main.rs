@@ -1,4 +1,4 @@
-//! `make bench`: measures the service beside its floor in the same run and
+//! `make bench`: measures the service beside its floors in the same run and
 //! rewrites docs/PERFORMANCE.md. Absolute times on a shared machine are noisy;
 //! the figures that count are the ratios and the counts.
 //!
@@ -114,7 +114,7 @@ async fn cold_event(
     let user = f.user.as_str();
     let under = |rest: &str| Event::user("GET", user).path(&format!("/users/{user}/{rest}"));
     let event = match function {
-        "hello-lambda" => return Ok(json!({"hello": "world"})),
+        FLOOR | SDK_FLOOR => return Ok(json!({"hello": "world"})),
         "purge-user" => return Ok(json!({"Records": []})),
         "dashboard" => Event::new("GET", "/").without_auth(),
         "issue-token" => Event::new("POST", "/token")
@@ -169,12 +169,21 @@ fn binaries() -> PathBuf {
         .unwrap_or_else(|_| root().join("target/release"))
 }
 
-/// Every function crate under functions/, by name.
+/// The cold-start floors, built with the release profile from `src/bin`: a
+/// bare `lambda_runtime` function, and the same plus the DynamoDB client the
+/// functions build at init.
+pub const FLOOR: &str = "hello-lambda";
+pub const SDK_FLOOR: &str = "hello-dynamodb";
+
+/// Every function, by name: the binaries of the `functions` package, one
+/// `functions/src/bin/<name>.rs` each.
 fn functions() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
+    let mut names: Vec<String> = std::fs::read_dir(root().join("functions/src/bin"))
         .map(|dir| {
             dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .map(|e| e.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+                .filter_map(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
                 .collect()
         })
         .unwrap_or_default();
@@ -212,7 +221,7 @@ async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     let mut rows = Vec::new();
-    let mut names = vec!["hello-lambda".to_owned()];
+    let mut names = vec![FLOOR.to_owned(), SDK_FLOOR.to_owned()];
     names.extend(functions());
     for name in names {
         let binary = binaries().join(&name);
@@ -285,6 +294,9 @@ async fn run() -> Result<(), String> {
     let runs = list("RUNS", "20").first().copied().unwrap_or(20).max(1);
     let sizes = list("DELETE_SIZES", "1000,10000,100000");
     let delete_runs = list("DELETE_RUNS", "20,5,3");
+    if functions().is_empty() {
+        return Err("no functions in functions/src/bin".into());
+    }
 
     let work = ops::work(runs).await?;
     eprintln!("work per operation: done");

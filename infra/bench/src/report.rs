@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::ops::{Overhead, Work};
-use crate::{ColdRow, DeleteRow};
+use crate::{ColdRow, DeleteRow, FLOOR, SDK_FLOOR};
 
 /// Public list prices, US East (N. Virginia). Not fetched at run time (the
 /// build machine has no internet); see the note in the document.
@@ -52,13 +52,14 @@ pub fn release_profile(root: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Distinct crates in one function's arm64 build, from `cargo tree`.
+/// Distinct crates in the functions' arm64 build (one package, every
+/// function a binary of it), from `cargo tree`.
 pub fn crate_count(root: &Path) -> Option<usize> {
     let output = std::process::Command::new("cargo")
         .args([
             "tree",
             "-p",
-            "get-user",
+            "functions",
             "-e",
             "normal",
             "--prefix",
@@ -151,13 +152,26 @@ pub fn render(r: &Report) -> String {
     let date = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let hello = r.cold.iter().find(|c| c.function == "hello-lambda");
+    let hello = r.cold.iter().find(|c| c.function == FLOOR);
+    let sdk = r.cold.iter().find(|c| c.function == SDK_FLOOR);
     let functions: Vec<&ColdRow> = r
         .cold
         .iter()
-        .filter(|c| c.function != "hello-lambda")
+        .filter(|c| c.function != FLOOR && c.function != SDK_FLOOR)
         .collect();
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    // The worst (largest) ratio of any function to a floor, for init and peak RSS.
+    let worst = |floor: &ColdRow| {
+        let init = functions
+            .iter()
+            .map(|c| ratio(c.init.median, floor.init.median))
+            .fold(0.0, f64::max);
+        let rss = functions
+            .iter()
+            .map(|c| ratio(c.rss_kb.median, floor.rss_kb.median))
+            .fold(0.0, f64::max);
+        (init, rss)
+    };
 
     let _ = writeln!(d, "# Performance\n");
     let _ = writeln!(
@@ -166,7 +180,10 @@ pub fn render(r: &Report) -> String {
          profile below. Each timing is the median of {} runs unless a table says otherwise, with \
          min and max. DynamoDB is DynamoDB Local (in-memory, same machine), started by the \
          harness. Absolute times on a shared 2-core machine are noisy: the figures that count are \
-         the ratios to the floor measured in the same run, and the request counts.\n",
+         the ratios to the floors measured in the same run, and the request counts. Cold starts \
+         have two floors: `{FLOOR}` (hello world: a bare `lambda_runtime` function) and \
+         `{SDK_FLOOR}` (hello+client: the same, plus the DynamoDB client built at init as the \
+         functions build it).\n",
         machine(),
         r.runs
     );
@@ -196,14 +213,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(h) = hello {
-        let worst_init = functions
-            .iter()
-            .map(|c| ratio(c.init.median, h.init.median))
-            .fold(0.0, f64::max);
-        let worst_rss = functions
-            .iter()
-            .map(|c| ratio(c.rss_kb.median, h.rss_kb.median))
-            .fold(0.0, f64::max);
+        let (worst_init, worst_rss) = worst(h);
         let _ = writeln!(
             d,
             "| init ≤ 1.3 × hello world, every function | worst {worst_init:.2} | {} |",
@@ -213,6 +223,28 @@ pub fn render(r: &Report) -> String {
             d,
             "| peak RSS ≤ 1.5 × hello world, every function | worst {worst_rss:.2} | {} |",
             met(worst_rss <= 1.5)
+        );
+    }
+    // Against the SDK floor: what our own code adds. Shown, not judged.
+    if let Some(s) = sdk {
+        let (worst_init, worst_rss) = worst(s);
+        let within = |limit: f64, of: fn(&ColdRow) -> f64| {
+            functions
+                .iter()
+                .filter(|c| ratio(of(c), of(s)) <= limit)
+                .count()
+        };
+        let _ = writeln!(
+            d,
+            "| init ≤ 1.3 × hello+client, every function | worst {worst_init:.2} | for information: {} of {} within |",
+            within(1.3, |c| c.init.median),
+            functions.len()
+        );
+        let _ = writeln!(
+            d,
+            "| peak RSS ≤ 1.5 × hello+client, every function | worst {worst_rss:.2} | for information: {} of {} within |",
+            within(1.5, |c| c.rss_kb.median),
+            functions.len()
         );
     }
     let zips: Vec<u64> = r.packages.iter().filter_map(|p| p.zip_bytes).collect();
@@ -309,42 +341,63 @@ pub fn render(r: &Report) -> String {
          serves it one event of its route, and measures the time from spawn to its first \
          `GET /runtime/invocation/next` (init: runtime start, config, the DynamoDB client), to \
          its answer (first response: the first request, including the first connection to \
-         DynamoDB), and its peak RSS (`VmHWM`). `hello-lambda` is a bare `lambda_runtime` \
-         function built with the same profile. {} starts per function.\n",
+         DynamoDB), and its peak RSS (`VmHWM`). Two floors, built with the same profile and \
+         started the same way: `{FLOOR}` (× hello), a bare `lambda_runtime` function that \
+         answers its event, and `{SDK_FLOOR}` (× hello+client), the same plus the DynamoDB \
+         client built at init by the functions' own `shared::config::dynamodb_client` (it sends \
+         no request). The gap between the floors is the SDK's; what a function adds to init above \
+         hello+client is our code's. {} starts per function and per floor.\n",
         r.runs
     );
-    let _ = writeln!(d, "| function | init ms (min–max) | × hello | first response ms | peak RSS MB | × hello | resident after: file pages MB | heap and stacks MB |\n|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(d, "| function | init ms (min–max) | × hello | × hello+client | first response ms | peak RSS MB | × hello | × hello+client | resident after: file pages MB | heap and stacks MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in r.cold {
-        let (ri, rr) = hello
-            .map(|h| {
-                (
-                    ratio(c.init.median, h.init.median),
-                    ratio(c.rss_kb.median, h.rss_kb.median),
-                )
-            })
-            .unwrap_or((f64::NAN, f64::NAN));
+        let against = |floor: Option<&ColdRow>| {
+            floor
+                .map(|f| {
+                    (
+                        ratio(c.init.median, f.init.median),
+                        ratio(c.rss_kb.median, f.rss_kb.median),
+                    )
+                })
+                .unwrap_or((f64::NAN, f64::NAN))
+        };
+        let ((hi, hr), (si, sr)) = (against(hello), against(sdk));
         let _ = writeln!(
             d,
-            "| {} | {:.2} ({:.2}–{:.2}) | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {:.2} ({:.2}–{:.2}) | {hi:.2} | {si:.2} | {:.2} | {:.1} | {hr:.2} | {sr:.2} | {:.1} | {:.1} |",
             c.function,
             c.init.median,
             c.init.min,
             c.init.max,
-            ri,
             c.first_response.median,
             c.rss_kb.median / 1024.0,
-            rr,
             c.file_kb.median / 1024.0,
             c.anon_kb.median / 1024.0
         );
     }
+    if let (Some(h), Some(s)) = (hello, sdk) {
+        let (worst_init, worst_rss) = worst(s);
+        let _ = writeln!(
+            d,
+            "\nThe SDK's share: `{SDK_FLOOR}` starts in {:.2} × the time of `{FLOOR}` and peaks \
+             at {:.2} × its memory, with no code of ours but the client's construction. Against \
+             that floor, the worst function is at {worst_init:.2} × in init, a gap that is our \
+             own (the JSON logger, reading and checking the configuration, a larger binary to \
+             load), and at {worst_rss:.2} × in peak RSS, which also counts serving the first \
+             request: our handler, and the SDK's request path (serialisation, signing, the first \
+             connection), which the floor never runs.",
+            ratio(s.init.median, h.init.median),
+            ratio(s.rss_kb.median, h.rss_kb.median)
+        );
+    }
     let _ = writeln!(
         d,
-        "\nWhy init and memory miss their goals: the floor is a binary that builds nothing. \
-         `dashboard`, which shares the runtime, `lambda_http` and the JSON logger but builds no \
-         DynamoDB client, sits near hello world on both; the gap between it and the other \
-         functions is the SDK client (config loading, the endpoint resolver, a rustls \
-         configuration on aws-lc) and the code it brings. Memory is mostly the binary's own \
+        "\nWhy init and memory miss their goals: the goals are set against hello world, a \
+         binary that builds nothing. `dashboard`, which shares the runtime, `lambda_http` and \
+         the JSON logger but builds no DynamoDB client, sits near hello world on both; the gap \
+         between it and the other functions is the SDK client (config loading, the endpoint \
+         resolver, a rustls configuration on aws-lc) and the code it brings, which \
+         `{SDK_FLOOR}` measures on its own. Memory is mostly the binary's own \
          pages: the file-backed column is the SDK, TLS and crypto code touched while starting and \
          serving one request, and the heap stays near 1 MB. What was cut: the SDK's default \
          HTTPS client read and parsed the whole system CA store (about 150 certificates, twice: \
@@ -357,8 +410,10 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(d, "## Package size\n");
     let _ = writeln!(
         d,
-        "`cargo lambda build --release --arm64 --output-format zip` (zig from the `ziglang` \
-         package in `.tools/venv`), beside the x86_64 release binary.\n"
+        "`cargo lambda build --release --arm64 --output-format zip -p functions` (one package, \
+         every function a binary of it, each zipped on its own into \
+         `target/lambda/<function>/bootstrap.zip`; zig from the `ziglang` package in \
+         `.tools/venv`), beside the x86_64 release binary.\n"
     );
     let _ = writeln!(
         d,
@@ -382,8 +437,9 @@ pub fn render(r: &Report) -> String {
          which adds the legacy rustls 0.21 / hyper 0.14 client beside the default one. Lambda \
          gives credentials in the environment, so neither is needed. Before the trim, one \
          function's arm64 build had 224 distinct crates, with two TLS stacks (rustls 0.21 and \
-         0.23), two hyper and two h2 versions; after it, {} with one of each. (Zip sizes before \
-         the profile and the trim were not measured in the same run: see the closing notes.)\n",
+         0.23), two hyper and two h2 versions; after it, {} in the `functions` package, which now \
+         holds every function, with one of each. (Zip sizes before the profile and the trim \
+         were not measured in the same run: see the closing notes.)\n",
         r.crates.map(|n| n.to_string()).unwrap_or_else(|| "(cargo tree failed)".into())
     );
 
