@@ -561,7 +561,10 @@ async fn connections_and_accounts_take_basiqs_filters() {
         ("connection.id.eq('conn-1')", vec!["acc-1-0", "acc-1-1"]),
         ("connection.id.ne('conn-1')", vec!["acc-2-0"]),
         ("account.id.eq('acc-1-1')", vec!["acc-1-1"]),
-        ("account.id.ne('acc-1-1'),connection.id.eq('conn-1')", vec!["acc-1-0"]),
+        (
+            "account.id.ne('acc-1-1'),connection.id.eq('conn-1')",
+            vec!["acc-1-0"],
+        ),
         (&format!("institution.id.eq('{bank}')"), vec!["acc-2-0"]),
         ("account.id.eq('nope')", vec![]),
     ] {
@@ -586,14 +589,26 @@ async fn connections_and_accounts_take_basiqs_filters() {
         (accounts, vec![("filter", "connection.id.bt('a','b')")]),
         (accounts, vec![("filter", "account.id.eq('a/b')")]),
         (accounts, vec![("limit", "1")]),
-        (accounts, vec![("filter", "connection.id.eq('conn-1')"), ("filter", "connection.id.eq('conn-2')")]),
-        (connections, vec![("filter", "connection.status.eq('gone')")]),
+        (
+            accounts,
+            vec![
+                ("filter", "connection.id.eq('conn-1')"),
+                ("filter", "connection.id.eq('conn-2')"),
+            ],
+        ),
+        (
+            connections,
+            vec![("filter", "connection.status.eq('gone')")],
+        ),
         (connections, vec![("filter", "account.id.eq('acc-1-0')")]),
         (connections, vec![("q", "x")]),
     ] {
         let reply = list(route, &params).await;
         assert_eq!(reply.status, 400, "{params:?}: {:#}", reply.body);
-        assert_eq!(reply.body["data"][0]["code"], "parameter-not-valid", "{params:?}");
+        assert_eq!(
+            reply.body["data"][0]["code"], "parameter-not-valid",
+            "{params:?}"
+        );
     }
 }
 
@@ -608,5 +623,9 @@ async fn a_page_of_transactions_holds_500_unless_told() {
     let page = env.api().list_transactions(&user, &[]).await;
     assert_eq!(page.status, 200, "{:#}", page.body);
     assert_eq!(page.body["data"].as_array().unwrap().len(), 500);
-    assert!(page.body["links"]["next"].is_string(), "{:#}", page.body["links"]);
+    assert!(
+        page.body["links"]["next"].is_string(),
+        "{:#}",
+        page.body["links"]
+    );
 }
