@@ -841,3 +841,102 @@ async fn found_a_replay_never_answers_for_a_connection_deleted_since() {
         "the data the answer stands for is there"
     );
 }
+
+#[tokio::test]
+async fn found_a_token_request_that_repeats_a_parameter_is_refused() {
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let (a, b) = (
+        api.new_user(&gavin()).await,
+        api.new_user(&json!({"email": "richard@piedpiper.com"}))
+            .await,
+    );
+    let key = shared::auth::ApiKey::generate();
+    env.app.store.add_api_key(&key, "defects").await.unwrap();
+    // With a value given twice, which one a token is for depends on who
+    // reads the form: a gateway rule or a log reading the first would
+    // disagree with a service taking the last.
+    for (body, parameter) in [
+        (
+            format!("scope=CLIENT_ACCESS&userId={a}&userId={b}"),
+            "userId",
+        ),
+        (
+            format!("scope=SERVER_ACCESS&scope=CLIENT_ACCESS&userId={a}"),
+            "scope",
+        ),
+        (
+            "scope=SERVER_ACCESS&scope=SERVER_ACCESS".to_owned(),
+            "scope",
+        ),
+    ] {
+        let event = tests::events::Event::new("POST", "/token")
+            .without_auth()
+            .header("authorization", &format!("Basic {}", key.expose()))
+            .header("basiq-version", "3.0")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .raw_body(&body);
+        let reply = api.issue_token(event).await;
+        assert_eq!(reply.status, 400, "{body}: {:#}", reply.body);
+        assert_eq!(
+            reply.body["data"][0]["source"]["parameter"], parameter,
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn found_a_403_names_its_source_as_basiqs_schema_requires() {
+    let env = TestEnv::new().await;
+    let user = env.api().new_user(&gavin()).await;
+    let id = shared::user::UserId::parse(&user).unwrap();
+    let client = tests::token(shared::auth::Scope::ClientAccess, Some(id));
+    let expired = tests::token_at(
+        shared::auth::Scope::ServerAccess,
+        None,
+        tests::time_now() - 3_601,
+    );
+    for (token, code) in [(client, "forbidden-access"), (expired, "access-denied")] {
+        let event = tests::api::event(shared::routes::Route::CreateUser, "POST", &[])
+            .json(&gavin())
+            .bearer(&token);
+        let reply = env
+            .api()
+            .call(shared::routes::Route::CreateUser, event)
+            .await;
+        assert_eq!(reply.status, 403, "{:#}", reply.body);
+        assert_eq!(reply.error().0, code);
+        tests::contract::assert_matches("ForbiddenAccessError", &reply.body);
+    }
+}
+
+#[tokio::test]
+async fn found_a_date_with_a_signed_year_is_refused() {
+    // `time`'s `[year]` takes an optional sign, so `+2024-01-15` passed as a
+    // day. As a filter bound it sorts before every stored date (`+` is below
+    // the digits), so `gt('+2024-01-15')` listed every transaction; stored in
+    // an account, it is not the YYYY-MM-DD its schema promises.
+    let env = TestEnv::new().await;
+    let api = env.api();
+    let user = api.new_user(&gavin()).await;
+    let created = api
+        .ingest_connection(&user, &connection_body(1, 1, 2))
+        .await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    for filter in [
+        "transaction.postDate.gt('+2024-01-15')",
+        "transaction.postDate.bt('-0001-01-01','2024-01-15')",
+        "transaction.postDate.eq('+9999-12-31')",
+    ] {
+        let page = api.list_transactions(&user, &[("filter", filter)]).await;
+        assert_eq!(page.status, 400, "{filter}: {:#}", page.body);
+        assert_eq!(page.body["data"][0]["source"]["parameter"], "filter");
+    }
+    let before = env.item_count().await;
+    let mut body = connection_body(1, 1, 2);
+    body["accounts"][0]["transactionIntervals"] =
+        json!([{"from": "+2024-01-01", "to": "2024-01-31"}]);
+    let refused = api.ingest_connection(&user, &body).await;
+    assert_eq!(refused.status, 400, "{:#}", refused.body);
+    assert_eq!(env.item_count().await, before, "a refusal writes nothing");
+}

@@ -56,7 +56,18 @@ fn token_request(req: &Request) -> Result<TokenRequest, ApiError> {
     };
     let mut scope = Scope::ServerAccess;
     let mut user_id = None;
+    let mut given: Vec<String> = Vec::new();
     for (name, value) in fields {
+        // As everywhere in this API, a repeated parameter is refused, never
+        // half-read: with two userIds, which one the token is for would
+        // depend on who reads the form (a gateway rule reading the first, say).
+        if given.contains(&name) {
+            return Err(ApiError::parameter_not_valid(
+                &name,
+                "Given more than once.",
+            ));
+        }
+        given.push(name.clone());
         match name.as_str() {
             "scope" => {
                 scope = match value.as_str() {

@@ -4,7 +4,7 @@
 //! connections and accounts, `eq` and `ne` on their ids, institution and
 //! status, tested on the few records of a user that one Query reads anyway.
 
-use super::{Account, Connection, ConnectionStatus, RecordId, Timestamp};
+use super::{Account, Connection, ConnectionStatus, Day, RecordId, Timestamp};
 use crate::error::{ApiError, Invalid};
 use crate::filter;
 
@@ -20,9 +20,8 @@ pub struct TransactionQuery {
 /// The lowest and highest key text for one filter value. A date covers its
 /// whole day; a date and time is one instant (any id after it).
 fn bounds(value: &str) -> Result<(String, String), Invalid> {
-    let day = time::macros::format_description!("[year]-[month]-[day]");
-    if time::Date::parse(value, day).is_ok() {
-        return Ok((value.to_owned(), format!("{value}~")));
+    if let Ok(day) = Day::parse(value) {
+        return Ok((day.as_str().to_owned(), format!("{}~", day.as_str())));
     }
     let at = Timestamp::parse(value).map_err(|_| {
         Invalid::new("Dates must be YYYY-MM-DD or RFC 3339, such as 2024-01-15T09:30:00Z.")

@@ -112,11 +112,16 @@ pub struct Day(String);
 text_value!(Day, Day::parse);
 
 impl Day {
+    /// Exactly `YYYY-MM-DD`: `time`'s `[year]` also takes a sign
+    /// (`+2024-01-15`), which is not such a date, and which would sort before
+    /// every date as a key bound.
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(text, format)
-            .map(|_| Self(text.to_owned()))
-            .map_err(|_| Invalid::new("Must be a date written YYYY-MM-DD."))
+        let unsigned = text.bytes().next().is_some_and(|b| b.is_ascii_digit());
+        match time::Date::parse(text, format) {
+            Ok(_) if unsigned => Ok(Self(text.to_owned())),
+            _ => Err(Invalid::new("Must be a date written YYYY-MM-DD.")),
+        }
     }
 }
 
@@ -213,6 +218,25 @@ impl Description {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_exactly_yyyy_mm_dd() {
+        for ok in ["2024-01-15", "0000-01-01", "9999-12-31", "2024-02-29"] {
+            assert_eq!(Day::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "+2024-01-15",
+            "-0001-01-01",
+            "2023-02-29",
+            "2024-1-15",
+            "24-01-15",
+            " 2024-01-15",
+            "2024-01-15T00:00:00Z",
+            "",
+        ] {
+            assert!(Day::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn amounts_are_decimal_strings() {

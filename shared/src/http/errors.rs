@@ -92,6 +92,15 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
             value["source"] = json!({ "pointer": pointer });
             vec![value]
         }
+        // Basiq's 403 entries always carry a source (its ForbiddenAccessError
+        // schema requires one): what was refused is the token, which the
+        // Authorization header carries.
+        ApiError::TokenExpired | ApiError::Forbidden(_) => {
+            let (code, title) = code_and_title(err);
+            let mut value = entry(code, title, &err.to_string());
+            value["source"] = json!({ "parameter": "Authorization" });
+            vec![value]
+        }
         other => {
             let (code, title) = code_and_title(other);
             vec![entry(code, title, &other.to_string())]
