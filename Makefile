@@ -46,3 +46,10 @@ api-key:
 # that a failure can be replayed with SEED=<n> make soak.
 soak:
 	@bash infra/scripts/soak.sh
+
+# The Schemathesis contract test (tests/tests/schemathesis.rs) at length:
+# CONTRACT_MAX_TIME seconds (default 1800; make test runs it for 150) from a
+# random CONTRACT_SEED, printed, so that a failure can be replayed.
+.PHONY: contract-soak
+contract-soak:
+	@bash infra/scripts/contract-soak.sh

@@ -2,14 +2,16 @@
 # Installs into ignored folders of the repo only what is missing, and only what
 # the command at hand runs. Pinned versions keep a fresh clone reproducible.
 #   tools.sh dev    make dev: cargo-lambda, DynamoDB Local
-#   tools.sh test   make test: the same, plus cfn-lint, cargo-nextest,
-#                   playwright-core and a Chromium for the browser tests
+#   tools.sh test   make test: the same, plus cfn-lint, Schemathesis (the
+#                   contract test), cargo-nextest, playwright-core and a
+#                   Chromium for the browser tests
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="$root/.tools"
 purpose="${1:-test}"
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_LOCAL_VERSION=11.1.0
 PLAYWRIGHT_CORE_VERSION=1.65.1
 
@@ -45,6 +47,11 @@ fi
 if [ ! -x "$tools/venv/bin/cfn-lint" ]; then
   echo "installing cfn-lint $CFN_LINT_VERSION into .tools/venv" >&2
   pip_install "cfn-lint==$CFN_LINT_VERSION"
+fi
+# tests/tests/schemathesis.rs runs `st` against the stack with docs/openapi.yaml.
+if ! "$tools/venv/bin/st" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION"; then
+  echo "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv" >&2
+  pip_install "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest" >&2

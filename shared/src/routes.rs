@@ -57,9 +57,10 @@ pub const FALLBACK: &str = "fallback";
 pub const SLASHED: [&str; 2] = ["/users", "/users/{userId}"];
 
 /// Every endpoint, as template.yaml declares them.
-pub const ENDPOINTS: [Endpoint; 17] = [
+pub const ENDPOINTS: [Endpoint; 18] = [
     endpoint("GET", "/", DASHBOARD),
     endpoint("GET", "/assets/{asset}", DASHBOARD),
+    endpoint("GET", "/openapi.json", DASHBOARD),
     endpoint("POST", "/token", "issue-token"),
     endpoint("POST", "/users", "create-user"),
     endpoint("GET", "/users", "search-users"),

@@ -1,16 +1,30 @@
 //! The dashboard's files, compiled into the binary so the function
 //! fetches nothing at run time and a deploy can never serve a mismatched pair
-//! of page and script.
+//! of page and script; and the API's OpenAPI document, `docs/openapi.yaml`,
+//! served as JSON.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
 pub struct Asset {
     pub content_type: &'static str,
-    pub body: &'static str,
+    pub body: Cow<'static, str>,
     /// A strong validator, so browsers revalidate cheaply instead of refetching.
     pub etag: String,
+}
+
+impl Asset {
+    fn new(content_type: &'static str, body: Cow<'static, str>) -> Self {
+        let digest = format!("{:x}", Sha256::digest(body.as_bytes()));
+        let etag = format!("\"{}\"", &digest[..24]);
+        Self {
+            content_type,
+            body,
+            etag,
+        }
+    }
 }
 
 /// Path, content type and contents of every file the page uses.
@@ -36,23 +50,30 @@ const FILES: [(&str, &str, &str); 4] = [
 static ASSETS: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
     FILES
         .iter()
-        .map(|&(path, content_type, body)| {
-            let digest = format!("{:x}", Sha256::digest(body.as_bytes()));
-            let etag = format!("\"{}\"", &digest[..24]);
-            (
-                path,
-                Asset {
-                    content_type,
-                    body,
-                    etag,
-                },
-            )
-        })
+        .map(|&(path, content_type, body)| (path, Asset::new(content_type, Cow::Borrowed(body))))
         .collect()
+});
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The API's OpenAPI document as it is kept, in YAML.
+pub const OPENAPI_YAML: &str = include_str!("../../../docs/openapi.yaml");
+
+/// The document as JSON, converted once, on its first request (not at every
+/// cold start: the page and its assets do not need it). `None` only if the
+/// YAML does not convert, which `tests/tests/openapi.rs` rules out.
+static OPENAPI: LazyLock<Option<Asset>> = LazyLock::new(|| {
+    let document: serde_json::Value = serde_yaml::from_str(OPENAPI_YAML).ok()?;
+    let json = serde_json::to_string(&document).ok()?;
+    Some(Asset::new("application/json", Cow::Owned(json)))
 });
 
 /// The asset at `path`; `/index.html` is the page too.
 pub fn asset(path: &str) -> Option<&'static Asset> {
+    if path == OPENAPI_PATH {
+        return OPENAPI.as_ref();
+    }
     let path = if path == "/index.html" { "/" } else { path };
     ASSETS.iter().find(|(p, _)| *p == path).map(|(_, a)| a)
 }
@@ -68,7 +89,7 @@ mod tests {
 
     #[test]
     fn every_file_the_page_links_is_served() {
-        let page = asset("/").unwrap().body;
+        let page = &asset("/").unwrap().body;
         for link in ["/assets/app.js", "/assets/app.css", "/assets/favicon.svg"] {
             assert!(page.contains(link), "{link} is linked");
             assert!(asset(link).is_some(), "{link} is served");
@@ -77,8 +98,16 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_document_is_served_as_json() {
+        let served = asset(OPENAPI_PATH).expect("docs/openapi.yaml converts to JSON");
+        assert_eq!(served.content_type, "application/json");
+        let document: serde_json::Value = serde_json::from_str(&served.body).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+    }
+
+    #[test]
     fn the_page_has_no_inline_script_or_style() {
-        let page = asset("/").unwrap().body;
+        let page = &asset("/").unwrap().body;
         for tag in page.split("<script").skip(1) {
             let open = &tag[..tag.find('>').unwrap()];
             assert!(open.contains("src="), "inline script: <script{open}>");
@@ -97,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_script_never_writes_html() {
-        let script = asset("/assets/app.js").unwrap().body;
+        let script = &asset("/assets/app.js").unwrap().body;
         for sink in [
             "innerHTML",
             "outerHTML",

@@ -1,18 +1,19 @@
 //! `GET /` and `GET /assets/{asset}`: the dashboard page, served by the API it
 //! calls so that every request it makes is same-origin and needs no CORS. The
-//! page, script, style and icon are compiled into this function.
+//! page, script, style and icon are compiled into this function. And `GET
+//! /openapi.json`: the API's own OpenAPI document (`docs/openapi.yaml`).
 
 mod assets;
 
-pub use assets::{asset, Asset, CONTENT_SECURITY_POLICY};
+pub use assets::{asset, Asset, CONTENT_SECURITY_POLICY, OPENAPI_PATH, OPENAPI_YAML};
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::error::ApiError;
 use shared::http::request::Context;
 
-/// Answers a request for the page or one of its assets. Every answer, a 404
-/// included, carries the page's security headers.
+/// Answers a request for the page, one of its assets or the OpenAPI document.
+/// Every answer, a 404 included, carries the page's security headers.
 pub async fn handle(req: Request) -> Response<Body> {
     let ctx = Context::of(&req, None);
     let mut response = shared::http::respond(&ctx, "dashboard", async {
@@ -30,7 +31,7 @@ pub async fn handle(req: Request) -> Response<Body> {
         } else if req.method() == Method::HEAD {
             (StatusCode::OK, Body::Empty)
         } else {
-            (StatusCode::OK, Body::Text(asset.body.to_owned()))
+            (StatusCode::OK, Body::Text(asset.body.clone().into_owned()))
         };
         Response::builder()
             .status(status)
