@@ -940,3 +940,34 @@ async fn found_a_date_with_a_signed_year_is_refused() {
     assert_eq!(refused.status, 400, "{:#}", refused.body);
     assert_eq!(env.item_count().await, before, "a refusal writes nothing");
 }
+
+#[tokio::test]
+async fn found_a_token_request_reads_its_media_type_one_way() {
+    // `POST /token` took any type starting `application/json` as JSON, and
+    // the JSON reader then refused `application/jsonx` with 415: one header
+    // read two ways. A body is JSON for exactly the media types the JSON
+    // reader takes; any other is read as a form.
+    let env = TestEnv::new().await;
+    let key = shared::auth::ApiKey::generate();
+    env.app.store.add_api_key(&key, "defects").await.unwrap();
+    for (content_type, body, status) in [
+        ("application/jsonx", "scope=SERVER_ACCESS", 200),
+        ("application/json-patch", "scope=SERVER_ACCESS", 200),
+        (
+            "application/json; charset=utf-8",
+            r#"{"scope":"SERVER_ACCESS"}"#,
+            200,
+        ),
+        ("application/vnd.basiq+json", "{}", 200),
+        ("Application/JSON", r#"{"scope":"CLIENT"}"#, 400),
+    ] {
+        let event = tests::events::Event::new("POST", "/token")
+            .without_auth()
+            .header("authorization", &format!("Basic {}", key.expose()))
+            .header("basiq-version", "3.0")
+            .header("content-type", content_type)
+            .raw_body(body);
+        let reply = env.api().issue_token(event).await;
+        assert_eq!(reply.status, status, "{content_type}: {:#}", reply.body);
+    }
+}

@@ -30,15 +30,7 @@ fn token_request(req: &Request) -> Result<TokenRequest, ApiError> {
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
+    let json = request::says_json(req);
     let fields: Vec<(String, String)> = if json && !bytes.iter().all(u8::is_ascii_whitespace) {
         let value = request::json_body(req)?;
         let Value::Object(object) = value else {

@@ -110,19 +110,35 @@ pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 
-/// Media types a JSON body may arrive with. Form-encoded is curl's default for
-/// `-d`, so it is accepted as long as the body itself is JSON.
-fn acceptable_content_type(value: &str) -> bool {
-    let media = value
+/// A `Content-Type`'s media type, without parameters, in lower case.
+fn media_type(value: &str) -> String {
+    value
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    media == "application/json"
-        || (media.starts_with("application/") && media.ends_with("+json"))
-        || media == "application/x-www-form-urlencoded"
-        || media == "text/plain"
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is JSON: `application/json` or `application/*+json`.
+fn is_json(media: &str) -> bool {
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// Whether the request says its body is JSON, as [`json_body`] reads the
+/// header: where a body may be JSON or a form (`POST /token`), one reading.
+pub fn says_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| is_json(&media_type(v)))
+}
+
+/// Media types a JSON body may arrive with. Form-encoded is curl's default for
+/// `-d`, so it is accepted as long as the body itself is JSON.
+fn acceptable_content_type(value: &str) -> bool {
+    let media = media_type(value);
+    is_json(&media) || media == "application/x-www-form-urlencoded" || media == "text/plain"
 }
 
 /// The request body as a JSON value: at most 64 KiB, valid UTF-8, valid JSON.

@@ -163,10 +163,14 @@ fn fields_of(spec: &Spec) -> Option<Vec<(String, String)>> {
         }
         Payload::None => &[],
     };
-    let json = content_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("application/json");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"));
     if json && !bytes.iter().all(u8::is_ascii_whitespace) {
         let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes) else {
             return None;
