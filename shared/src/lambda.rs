@@ -8,20 +8,24 @@ use std::future::Future;
 use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::config::{App, Needs};
-use crate::routes::{self, Route};
+use crate::routes::Route;
 use crate::stream::{self, StreamHandler};
 use crate::telemetry;
 
 /// What a function's `main` returns when it cannot start or serve.
 pub type Error = lambda_runtime::Error;
 
-/// Serves one route of the HTTP API.
+/// Serves one route of the HTTP API. Inlined into each `main`, where `route`
+/// is a constant, so that the binary links only its own handler.
+#[inline(always)]
 pub fn serve_http(route: Route) -> Result<(), Error> {
+    let handler = route.handler();
+    let needs = route.needs();
     block_on(async move {
-        let app = App::from_env(route.needs()).await?;
+        let app = App::from_env(needs).await?;
         let app = &app;
         lambda_http::run(service_fn(move |req: Request| async move {
-            Ok::<_, Infallible>(routes::route(app, route, req).await)
+            Ok::<_, Infallible>(handler(app, req).await)
         }))
         .await
     })

@@ -226,28 +226,41 @@ impl Route {
     }
 }
 
+/// A route's handler. Its future is boxed because the handlers' futures
+/// differ widely in size: unboxed, the largest would set the size of every
+/// route's future.
+pub type Handler =
+    for<'a> fn(&'a App, Request) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+impl Route {
+    /// The handler of this route. Always inlined, so that a function's
+    /// `main`, which names its route as a constant, links its own handler
+    /// and none of the others.
+    #[inline(always)]
+    pub fn handler(self) -> Handler {
+        match self {
+            Route::IssueToken => |app, req| Box::pin(api::issue_token(app, req)),
+            Route::CreateUser => |app, req| Box::pin(api::create_user(app, req)),
+            Route::SearchUsers => |app, req| Box::pin(api::search_users(app, req)),
+            Route::GetUser => |app, req| Box::pin(api::get_user(app, req)),
+            Route::UpdateUser => |app, req| Box::pin(api::update_user(app, req)),
+            Route::DeleteUser => |app, req| Box::pin(api::delete_user(app, req)),
+            Route::IngestConnection => |app, req| Box::pin(api::ingest_connection(app, req)),
+            Route::ListConnections => |app, req| Box::pin(api::list_connections(app, req)),
+            Route::GetConnection => |app, req| Box::pin(api::get_connection(app, req)),
+            Route::DeleteConnection => |app, req| Box::pin(api::delete_connection(app, req)),
+            Route::ListAccounts => |app, req| Box::pin(api::list_accounts(app, req)),
+            Route::GetAccount => |app, req| Box::pin(api::get_account(app, req)),
+            Route::ListTransactions => |app, req| Box::pin(api::list_transactions(app, req)),
+            Route::GetTransaction => |app, req| Box::pin(api::get_transaction(app, req)),
+        }
+    }
+}
+
 /// Answers one request of `route`. Every handler always answers: errors
 /// become Basiq error bodies inside it.
 pub async fn route(app: &App, route: Route, req: Request) -> Response<Body> {
-    // Boxed, because the handlers' futures differ widely in size: unboxed,
-    // the largest would set the size of every route's future.
-    let handler: Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> = match route {
-        Route::IssueToken => Box::pin(api::issue_token(app, req)),
-        Route::CreateUser => Box::pin(api::create_user(app, req)),
-        Route::SearchUsers => Box::pin(api::search_users(app, req)),
-        Route::GetUser => Box::pin(api::get_user(app, req)),
-        Route::UpdateUser => Box::pin(api::update_user(app, req)),
-        Route::DeleteUser => Box::pin(api::delete_user(app, req)),
-        Route::IngestConnection => Box::pin(api::ingest_connection(app, req)),
-        Route::ListConnections => Box::pin(api::list_connections(app, req)),
-        Route::GetConnection => Box::pin(api::get_connection(app, req)),
-        Route::DeleteConnection => Box::pin(api::delete_connection(app, req)),
-        Route::ListAccounts => Box::pin(api::list_accounts(app, req)),
-        Route::GetAccount => Box::pin(api::get_account(app, req)),
-        Route::ListTransactions => Box::pin(api::list_transactions(app, req)),
-        Route::GetTransaction => Box::pin(api::get_transaction(app, req)),
-    };
-    handler.await
+    route.handler()(app, req).await
 }
 
 #[cfg(test)]
