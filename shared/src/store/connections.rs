@@ -47,15 +47,9 @@ impl Store {
             let projection = e.projection(&[keys::PK, keys::SK]);
             let items = self
                 .query_all(
-                    self.client
-                        .query()
-                        .table_name(&self.table)
+                    self.consistent_query(&e, condition)
                         .index_name(TXN_BY_ACCOUNT.name)
-                        .key_condition_expression(condition)
-                        .projection_expression(projection)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
-                        .consistent_read(true),
+                        .projection_expression(projection),
                 )
                 .await?;
             for item in items {
@@ -156,30 +150,8 @@ impl Store {
 
     /// The sort keys of the idempotency records of a connection's ingests.
     async fn ingest_records(&self, user: &UserId, id: &RecordId) -> Result<Vec<String>, ApiError> {
-        let mut e = Expr::default();
-        let condition = e.condition(&Cond::And(vec![
-            Cond::eq(keys::PK, keys::user_pk(user)),
-            Cond::BeginsWith(keys::SK, keys::ingest_record_sk("")),
-        ]));
-        let filter = e.condition(&Cond::eq(attrs::CONNECTION, id.as_str()));
-        let projection = e.projection(&[keys::SK]);
-        let items = self
-            .query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression(condition)
-                    .filter_expression(filter)
-                    .projection_expression(projection)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .consistent_read(true),
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .map(|item| text(item, keys::SK).to_owned())
-            .collect())
+        self.claimed_by(user, id, keys::ingest_record_sk(""), keys::SK)
+            .await
     }
 
     /// The ids of a connection's accounts: those of the user's accounts that
@@ -189,29 +161,37 @@ impl Store {
         user: &UserId,
         id: &RecordId,
     ) -> Result<Vec<String>, ApiError> {
+        self.claimed_by(user, id, keys::ACCOUNT_PREFIX.to_owned(), attrs::ID)
+            .await
+    }
+
+    /// `attribute` of each of the user's items under `prefix` that names the
+    /// connection `id`: one Query of the user's partition (paged), filtered
+    /// on the connection, reading only that attribute.
+    async fn claimed_by(
+        &self,
+        user: &UserId,
+        id: &RecordId,
+        prefix: String,
+        attribute: &str,
+    ) -> Result<Vec<String>, ApiError> {
         let mut e = Expr::default();
         let condition = e.condition(&Cond::And(vec![
             Cond::eq(keys::PK, keys::user_pk(user)),
-            Cond::BeginsWith(keys::SK, keys::ACCOUNT_PREFIX.to_owned()),
+            Cond::BeginsWith(keys::SK, prefix),
         ]));
         let filter = e.condition(&Cond::eq(attrs::CONNECTION, id.as_str()));
-        let projection = e.projection(&[attrs::ID]);
+        let projection = e.projection(&[attribute]);
         let items = self
             .query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression(condition)
+                self.consistent_query(&e, condition)
                     .filter_expression(filter)
-                    .projection_expression(projection)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .consistent_read(true),
+                    .projection_expression(projection),
             )
             .await?;
         Ok(items
             .iter()
-            .map(|item| text(item, attrs::ID).to_owned())
+            .map(|item| text(item, attribute).to_owned())
             .collect())
     }
 }

@@ -325,17 +325,10 @@ impl Store {
         let condition = e.condition(&Cond::eq(keys::PK, keys::user_pk(id)));
         let projection = e.projection(&[keys::PK, keys::SK, attrs::LEASE_UNTIL]);
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(condition)
+            .consistent_query(&e, condition)
             .projection_expression(projection)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .consistent_read(true)
             .set_exclusive_start_key(start)
-            .return_consumed_capacity(CAPACITY)
             .send()
             .await?;
         self.meter.record(output.consumed_capacity());

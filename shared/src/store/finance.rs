@@ -10,7 +10,7 @@ use super::attrs::{self, is_tombstone, key, n, s, text, Item};
 use super::expr::{Cond, Expr};
 use super::profile::ProfileItem;
 use super::Position;
-use super::{Store, CAPACITY};
+use super::Store;
 use crate::error::ApiError;
 use crate::finance::{Account, Connection, RecordId, Transaction, TransactionQuery};
 use crate::keys::{self, TXN_BY_ACCOUNT, TXN_BY_DATE};
@@ -76,17 +76,7 @@ impl Store {
             Cond::eq(keys::PK, keys::user_pk(id)),
             Cond::Lt(keys::SK, s(keys::TRANSACTION_PREFIX)),
         ]));
-        let items = self
-            .query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression(condition)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .consistent_read(true),
-            )
-            .await?;
+        let items = self.query_all(self.consistent_query(&e, condition)).await?;
         let mut user = None;
         let mut connections: Vec<Connection> = Vec::new();
         let mut accounts: Vec<Account> = Vec::new();
@@ -134,14 +124,8 @@ impl Store {
         let projection = e.projection(&[keys::SK, attrs::ID, attrs::DELETED_AT]);
         let items = self
             .query_all(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression(condition)
-                    .projection_expression(projection)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .consistent_read(true),
+                self.consistent_query(&e, condition)
+                    .projection_expression(projection),
             )
             .await?;
         let mut live = false;
@@ -167,15 +151,7 @@ impl Store {
             Cond::eq(keys::PK, keys::user_pk(user)),
             Cond::BeginsWith(keys::SK, keys::transaction_id_prefix(id.as_str())),
         ]));
-        let read = self.query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true),
-        );
+        let read = self.query_all(self.consistent_query(&e, condition));
         let (deleted, items) = tokio::join!(self.deleted_connections(user), read);
         let deleted = deleted?.ok_or_else(ApiError::not_found)?;
         let item = items?
@@ -232,18 +208,11 @@ impl Store {
             range,
         ]));
         let read = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .consistent_query(&e, condition)
             .index_name(index.name)
-            .key_condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
             .scan_index_forward(false)
-            .consistent_read(true)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
-            .return_consumed_capacity(CAPACITY)
             .send();
         let (deleted, output) = tokio::join!(self.deleted_connections(user), read);
         let deleted = deleted?.ok_or_else(ApiError::not_found)?;

@@ -32,6 +32,7 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use expr::Expr;
 
 /// Where one stream of a paged read stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +100,21 @@ impl Store {
         .await?;
         self.meter.record_write(output.consumed_capacity());
         Ok(())
+    }
+
+    /// A strongly consistent Query with `e`'s key condition, names and
+    /// values, asking for its consumed capacity: where every read of a
+    /// user's partition (or its local indexes) starts. Build `e` whole first:
+    /// the names and values are taken from it here.
+    fn consistent_query(&self, e: &Expr, key_condition: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(key_condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .consistent_read(true)
+            .return_consumed_capacity(CAPACITY)
     }
 
     /// Every item `query` matches, page after page, each page's capacity recorded.
