@@ -71,6 +71,20 @@ const MAX_PROBLEMS: usize = 20;
 /// The longest pointer or parameter name echoed back, in characters.
 const MAX_SOURCE: usize = 200;
 
+/// What an error of one entry names as its source, where it names one.
+fn source_of(err: &ApiError) -> Option<Value> {
+    match err {
+        ApiError::IdInUse { pointer } => Some(json!({ "pointer": pointer })),
+        // Basiq's 403 entries always carry a source (its ForbiddenAccessError
+        // schema requires one): what was refused is the token, which the
+        // Authorization header carries.
+        ApiError::TokenExpired | ApiError::Forbidden(_) => {
+            Some(json!({ "parameter": "Authorization" }))
+        }
+        _ => None,
+    }
+}
+
 /// `{"type":"list","correlationId":…,"data":[{"type":"error",…}]}`, as Basiq answers.
 pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
     let data: Vec<Value> = match err {
@@ -86,24 +100,13 @@ pub fn error_response(err: &ApiError, correlation_id: &str) -> Response<Body> {
             "Internal Server Error",
             "An unexpected error occurred. Quote the correlationId if you report it.",
         )],
-        ApiError::IdInUse { pointer } => {
-            let (code, title) = code_and_title(err);
-            let mut value = entry(code, title, &err.to_string());
-            value["source"] = json!({ "pointer": pointer });
-            vec![value]
-        }
-        // Basiq's 403 entries always carry a source (its ForbiddenAccessError
-        // schema requires one): what was refused is the token, which the
-        // Authorization header carries.
-        ApiError::TokenExpired | ApiError::Forbidden(_) => {
-            let (code, title) = code_and_title(err);
-            let mut value = entry(code, title, &err.to_string());
-            value["source"] = json!({ "parameter": "Authorization" });
-            vec![value]
-        }
         other => {
             let (code, title) = code_and_title(other);
-            vec![entry(code, title, &other.to_string())]
+            let mut value = entry(code, title, &other.to_string());
+            if let Some(source) = source_of(other) {
+                value["source"] = source;
+            }
+            vec![value]
         }
     };
     let body = json!({"type": "list", "correlationId": correlation_id, "data": data});
