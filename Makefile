@@ -33,8 +33,7 @@ bench:
 bench-delete:
 	@bash infra/scripts/tools.sh dev
 	cargo build --release --quiet -p infra
-	@bash -c 'source infra/scripts/common.sh; port=$$(free_port); pid=$$(bash infra/scripts/dynamodb.sh $$port); \
-		trap "kill $$pid" EXIT; DYNAMODB_ENDPOINT=http://127.0.0.1:$$port TABLE_NAME=bench target/release/infra bench-delete'
+	@bash -c 'source infra/scripts/common.sh; start_own_dynamodb; TABLE_NAME=bench target/release/infra bench-delete'
 
 # A new API key for the stack `make dev` runs, printed once.
 api-key:

@@ -22,9 +22,6 @@ cargo lambda build --release --arm64 --output-format zip -p functions
 echo "== microbenchmarks"
 cargo bench -p shared --bench domain
 
-port=$(free_port)
-pid=$(bash infra/scripts/dynamodb.sh "$port")
-started_pids+=("$pid")
-trap stop_started EXIT
-echo "== harness, DynamoDB Local on port $port"
-DYNAMODB_ENDPOINT="http://127.0.0.1:$port" target/release/bench
+start_own_dynamodb
+echo "== harness"
+target/release/bench

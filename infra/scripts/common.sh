@@ -1,4 +1,5 @@
-# Sourced by the other scripts: paths, a free port, and stopping what we started.
+# Sourced by the other scripts: paths, a free port, a DynamoDB Local of our
+# own, and stopping what we started.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export PATH="$root/.tools/venv/bin:$PATH"
 
@@ -31,4 +32,16 @@ stop_started() {
   for pid in "${started_groups[@]}" "${started_pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+}
+
+# A DynamoDB Local of our own, in memory on a free port, stopped when the
+# script exits (on failure too); DYNAMODB_ENDPOINT names it.
+start_own_dynamodb() {
+  local port pid
+  port=$(free_port)
+  pid=$(bash "$root/infra/scripts/dynamodb.sh" "$port")
+  started_pids+=("$pid")
+  trap stop_started EXIT
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+  echo "== DynamoDB Local on port $port (pid $pid)"
 }

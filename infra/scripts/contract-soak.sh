@@ -10,9 +10,6 @@ bash infra/scripts/tools.sh test
 seed="${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(31))')}"
 max_time="${CONTRACT_MAX_TIME:-1800}"
 echo "== contract soak: CONTRACT_SEED=$seed CONTRACT_MAX_TIME=$max_time (replay with: CONTRACT_SEED=$seed CONTRACT_MAX_TIME=$max_time make contract-soak)"
-port=$(free_port)
-pid=$(bash infra/scripts/dynamodb.sh "$port")
-started_pids+=("$pid")
-trap stop_started EXIT
-DYNAMODB_ENDPOINT="http://127.0.0.1:$port" CONTRACT_SEED="$seed" CONTRACT_MAX_TIME="$max_time" \
+start_own_dynamodb
+CONTRACT_SEED="$seed" CONTRACT_MAX_TIME="$max_time" \
   cargo nextest run -p tests --test schemathesis --no-capture

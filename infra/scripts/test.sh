@@ -13,12 +13,7 @@ echo "== fmt and clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-port=$(free_port)
-pid=$(bash infra/scripts/dynamodb.sh "$port")
-started_pids+=("$pid")
-trap stop_started EXIT
-echo "== DynamoDB Local on port $port (pid $pid)"
-export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+start_own_dynamodb
 
 echo "== tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
