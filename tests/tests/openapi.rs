@@ -61,6 +61,23 @@ fn walk<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
     }
 }
 
+/// The parameters an operation takes: its path item's and its own, with
+/// references resolved.
+fn parameters<'a>(
+    doc: &'a Value,
+    item: &'a Value,
+    operation: &'a Value,
+) -> impl Iterator<Item = &'a Value> {
+    [&item["parameters"], &operation["parameters"]]
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|p| match p.get("$ref").and_then(Value::as_str) {
+            Some(reference) => resolve(doc, reference).unwrap(),
+            None => p,
+        })
+}
+
 fn all_values(doc: &Value) -> Vec<(String, &Value)> {
     let mut out = Vec::new();
     walk(doc, String::new(), &mut out);
@@ -120,14 +137,7 @@ fn the_document_is_openapi_3_1() {
             .map(str::to_owned)
             .collect();
         let item = &doc["paths"][path.as_str()];
-        let declared: BTreeSet<String> = [&item["parameters"], &operation["parameters"]]
-            .into_iter()
-            .filter_map(Value::as_array)
-            .flatten()
-            .map(|p| match p.get("$ref").and_then(Value::as_str) {
-                Some(reference) => resolve(&doc, reference).unwrap(),
-                None => p,
-            })
+        let declared: BTreeSet<String> = parameters(&doc, item, &operation)
             .filter(|p| p["in"] == "path")
             .map(|p| {
                 assert_eq!(p["required"], true, "{name}: path parameters are required");
@@ -157,14 +167,7 @@ fn the_document_is_openapi_3_1() {
             .unwrap_or_else(|| panic!("{at}: no operation {id}"));
         let operation = &doc["paths"][path.as_str()][method.to_lowercase()];
         let item = &doc["paths"][path.as_str()];
-        let names: BTreeSet<String> = [&item["parameters"], &operation["parameters"]]
-            .into_iter()
-            .filter_map(Value::as_array)
-            .flatten()
-            .map(|p| match p.get("$ref").and_then(Value::as_str) {
-                Some(reference) => resolve(&doc, reference).unwrap(),
-                None => p,
-            })
+        let names: BTreeSet<String> = parameters(&doc, item, operation)
             .flat_map(|p| {
                 let name = p["name"].as_str().unwrap();
                 [

@@ -117,16 +117,23 @@ pub(crate) fn timestamp() -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// Amounts that can be stored: up to 15 integer digits and 4 decimals.
-pub(crate) fn valid_amount() -> BoxedStrategy<Value> {
-    prop_oneof![
-        6 => (any::<bool>(), "[0-9]{1,15}", prop::option::of("[0-9]{1,4}")).prop_map(|(minus, whole, fraction)| {
+/// A decimal string of up to 15 integer digits and 4 decimals, signed or not.
+fn decimal_amount() -> BoxedStrategy<Value> {
+    (any::<bool>(), "[0-9]{1,15}", prop::option::of("[0-9]{1,4}"))
+        .prop_map(|(minus, whole, fraction)| {
             let sign = if minus { "-" } else { "" };
             json!(match fraction {
                 Some(fraction) => format!("{sign}{whole}.{fraction}"),
                 None => format!("{sign}{whole}"),
             })
-        }),
+        })
+        .boxed()
+}
+
+/// Amounts that can be stored: up to 15 integer digits and 4 decimals.
+pub(crate) fn valid_amount() -> BoxedStrategy<Value> {
+    prop_oneof![
+        6 => decimal_amount(),
         1 => pick(&["999999999999999", "-999999999999999.9999", "0", "-0", "0.0000", "000000000000000"])
             .prop_map(Value::String),
     ]
@@ -137,13 +144,7 @@ pub(crate) fn valid_amount() -> BoxedStrategy<Value> {
 /// signs, exponents, other digits, and JSON numbers instead of strings.
 pub(crate) fn amount() -> BoxedStrategy<Value> {
     prop_oneof![
-        6 => (any::<bool>(), "[0-9]{1,15}", prop::option::of("[0-9]{1,4}")).prop_map(|(minus, whole, fraction)| {
-            let sign = if minus { "-" } else { "" };
-            json!(match fraction {
-                Some(fraction) => format!("{sign}{whole}.{fraction}"),
-                None => format!("{sign}{whole}"),
-            })
-        }),
+        6 => decimal_amount(),
         1 => pick(&[
             "999999999999999", "-999999999999999.9999", "0", "-0", "0.0000", "000000000000000",
             "1000000000000000", "9999999999999999", "1.12345", "-1.12345", "+1", "1e3", "1E3",
