@@ -1,5 +1,5 @@
 # The two commands: `make dev` and `make test`. See README.md.
-.PHONY: dev test soak tools lint seed bench bench-delete api-key
+.PHONY: dev test soak tools lint seed bench bench-delete api-key package deploy
 
 dev:
 	@bash infra/scripts/dev.sh
@@ -13,6 +13,7 @@ tools:
 lint:
 	@bash infra/scripts/tools.sh test
 	.tools/venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .tools/sam/bin/sam validate --lint --region us-east-1
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -52,3 +53,15 @@ soak:
 .PHONY: contract-soak
 contract-soak:
 	@bash infra/scripts/contract-soak.sh
+
+# Every function built by `sam build` (cargo-lambda, arm64 bootstraps) into
+# .aws-sam/, as samconfig.toml says. About half an hour from a cold target/
+# on 2 cores.
+package:
+	@bash infra/scripts/package.sh
+
+# `make package`, then `sam deploy` with samconfig.toml: the first time it
+# asks for the stack's name, region and parameters (--guided), and keeps the
+# answers in samconfig.toml's [default] for later deploys.
+deploy: package
+	@bash infra/scripts/deploy.sh

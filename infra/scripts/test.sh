@@ -8,6 +8,8 @@ bash infra/scripts/tools.sh test
 echo "== cfn-lint"
 cfn-lint template.yaml
 echo "cfn-lint: no findings"
+echo "== sam validate --lint"
+SAM_CLI_TELEMETRY=0 .tools/sam/bin/sam validate --lint --region us-east-1
 
 echo "== fmt and clippy"
 cargo fmt --all -- --check

