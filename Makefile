@@ -55,13 +55,13 @@ contract-soak:
 	@bash infra/scripts/contract-soak.sh
 
 # Every function built by `sam build` (cargo-lambda, arm64 bootstraps) into
-# .aws-sam/, as samconfig.toml says. About half an hour from a cold target/
+# .aws-sam/, as infra/samconfig.toml says. About half an hour from a cold target/
 # on 2 cores.
 package:
 	@bash infra/scripts/package.sh
 
-# `make package`, then `sam deploy` with samconfig.toml: the first time it
+# `make package`, then `sam deploy` with infra/samconfig.toml: the first time it
 # asks for the stack's name, region and parameters (--guided), and keeps the
-# answers in samconfig.toml's [default] for later deploys.
+# answers in infra/samconfig.toml for later deploys.
 deploy: package
 	@bash infra/scripts/deploy.sh
