@@ -11,6 +11,7 @@ use serde_json::json;
 use shared::http::cursor::Cursor;
 use shared::http::request::{self, Context};
 use shared::http::views::UserView;
+use shared::rotation::Keyring;
 use shared::store::Position;
 use shared::user::{decode_create, UserId};
 
@@ -65,12 +66,13 @@ fn benches(c: &mut Criterion) {
         4
     ];
     let cursor = Cursor::new("list", positions);
-    let encoded = cursor.encode(KEY);
+    let key = Keyring::new(KEY);
+    let encoded = cursor.encode(&key);
     c.bench_function("cursor: encode (4 streams)", |b| {
-        b.iter(|| black_box(&cursor).encode(KEY))
+        b.iter(|| black_box(&cursor).encode(&key))
     });
     c.bench_function("cursor: decode and verify (4 streams)", |b| {
-        b.iter(|| Cursor::decode(black_box(&encoded), KEY, "list", 4).unwrap())
+        b.iter(|| Cursor::decode(black_box(&encoded), &key, "list", 4).unwrap())
     });
 }
 

@@ -1,14 +1,18 @@
 //! Configuration, read once at cold start from the environment.
 
+use std::env::VarError;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::auth::TokenSigner;
 use crate::error::ApiError;
+use crate::rotation::Keyring;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,41 +41,41 @@ pub struct Config {
     pub ingest_lease: Duration,
     /// The base of the links in responses (`PUBLIC_BASE_URL`), when set.
     pub public_base_url: Option<String>,
-    /// Signs pagination cursors so that clients cannot forge them. Only the
+    /// Signs pagination cursors so that clients cannot forge them
+    /// (`CURSOR_KEY`, at least 16 bytes, and during a rotation
+    /// `CURSOR_KEY_PREVIOUS` until `CURSOR_KEY_PREVIOUS_UNTIL`). Only the
     /// functions that page need it, so only they are given the secret.
-    pub cursor_key: Option<Vec<u8>>,
-    /// Signs and checks access tokens (`TOKEN_SECRET`, at least 32 bytes).
-    /// Only the functions that check tokens are given the secret.
+    pub cursor_key: Option<Keyring>,
+    /// Signs and checks access tokens (`TOKEN_SECRET`, at least 32 bytes,
+    /// and during a rotation `TOKEN_SECRET_PREVIOUS` until
+    /// `TOKEN_SECRET_PREVIOUS_UNTIL`). Only the functions that check tokens
+    /// are given the secret.
     pub tokens: Option<TokenSigner>,
 }
 
 impl Config {
     pub fn from_env(needs: Needs) -> Result<Self, ConfigError> {
+        Self::from_vars(needs, |name| std::env::var(name))
+    }
+
+    /// The configuration these variables give, `var` answering as
+    /// [`std::env::var`] does: [`Config::from_env`] without the process's
+    /// environment, for tests.
+    pub fn from_vars(
+        needs: Needs,
+        var: impl Fn(&str) -> Result<String, VarError>,
+    ) -> Result<Self, ConfigError> {
         let table_name =
-            std::env::var("TABLE_NAME").map_err(|_| ConfigError("TABLE_NAME is not set".into()))?;
-        let delete_budget = Duration::from_millis(env_number("DELETE_BUDGET_MS", 20_000)?);
-        let delete_parallelism = env_number("DELETE_PARALLELISM", 8)?.max(1) as usize;
-        let ingest_lease = Duration::from_millis(env_number("INGEST_LEASE_MS", 60_000)?);
-        let public_base_url = std::env::var("PUBLIC_BASE_URL")
+            var("TABLE_NAME").map_err(|_| ConfigError("TABLE_NAME is not set".into()))?;
+        let delete_budget = Duration::from_millis(number(&var, "DELETE_BUDGET_MS", 20_000)?);
+        let delete_parallelism = number(&var, "DELETE_PARALLELISM", 8)?.max(1) as usize;
+        let ingest_lease = Duration::from_millis(number(&var, "INGEST_LEASE_MS", 60_000)?);
+        let public_base_url = var("PUBLIC_BASE_URL")
             .ok()
             .map(|base| base.trim_end_matches('/').to_owned())
             .filter(|base| !base.is_empty());
-        let cursor_key = std::env::var("CURSOR_KEY").ok().map(String::into_bytes);
-        match &cursor_key {
-            Some(key) if key.len() < 16 => {
-                return Err(ConfigError("CURSOR_KEY must be at least 16 bytes".into()))
-            }
-            None if needs.cursors => return Err(ConfigError("CURSOR_KEY is not set".into())),
-            _ => {}
-        }
-        let tokens = match std::env::var("TOKEN_SECRET") {
-            Ok(secret) if secret.len() < 32 => {
-                return Err(ConfigError("TOKEN_SECRET must be at least 32 bytes".into()))
-            }
-            Ok(secret) => Some(TokenSigner::new(secret.as_bytes())),
-            Err(_) if needs.tokens => return Err(ConfigError("TOKEN_SECRET is not set".into())),
-            Err(_) => None,
-        };
+        let cursor_key = keyring(&var, "CURSOR_KEY", 16, needs.cursors)?;
+        let tokens = keyring(&var, "TOKEN_SECRET", 32, needs.tokens)?.map(TokenSigner::with_keys);
         Ok(Self {
             table_name,
             delete_budget,
@@ -91,21 +95,99 @@ impl Config {
             .ok_or_else(|| ApiError::internal("TOKEN_SECRET is not configured"))
     }
 
-    /// The cursor key. Present in every function that pages, since such a
-    /// function does not start without it.
-    pub fn cursor_key(&self) -> Result<&[u8], ApiError> {
+    /// The cursor keys. Present in every function that pages, since such a
+    /// function does not start without them.
+    pub fn cursor_key(&self) -> Result<&Keyring, ApiError> {
         self.cursor_key
-            .as_deref()
+            .as_ref()
             .ok_or_else(|| ApiError::internal("CURSOR_KEY is not configured"))
     }
 }
 
-fn env_number(name: &str, default: u64) -> Result<u64, ConfigError> {
-    match std::env::var(name) {
+fn number(
+    var: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match var(name) {
         Ok(text) => text
             .parse()
             .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
         Err(_) => Ok(default),
+    }
+}
+
+/// A variable of a rotation, `None` when unset or empty: CloudFormation
+/// passes an empty string for a parameter left empty when no rotation is
+/// under way, and an empty key or time is no key or time.
+fn rotation_var(
+    var: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+) -> Result<Option<String>, ConfigError> {
+    match var(name) {
+        Ok(text) if text.is_empty() => Ok(None),
+        Ok(text) => Ok(Some(text)),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(ConfigError(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+/// The keys named `name` (at least `min_len` bytes each): `name` itself,
+/// and during a rotation `{name}_PREVIOUS`, accepted until the RFC 3339
+/// instant `{name}_PREVIOUS_UNTIL`. A previous key and its end come
+/// together or not at all: a previous key without an end would be accepted
+/// for ever, and an end without a key is a rotation half configured.
+fn keyring(
+    var: &impl Fn(&str) -> Result<String, VarError>,
+    name: &str,
+    min_len: usize,
+    needed: bool,
+) -> Result<Option<Keyring>, ConfigError> {
+    let too_short = |which: &str| ConfigError(format!("{which} must be at least {min_len} bytes"));
+    let current = match var(name) {
+        Ok(key) if key.len() < min_len => return Err(too_short(name)),
+        Ok(key) => Some(key),
+        Err(_) if needed => return Err(ConfigError(format!("{name} is not set"))),
+        Err(_) => None,
+    };
+    let previous_name = format!("{name}_PREVIOUS");
+    let until_name = format!("{name}_PREVIOUS_UNTIL");
+    let previous = match (
+        rotation_var(var, &previous_name)?,
+        rotation_var(var, &until_name)?,
+    ) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError(format!(
+                "{previous_name} is set without {until_name}"
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError(format!(
+                "{until_name} is set without {previous_name}"
+            )))
+        }
+        (Some(key), Some(_)) if key.len() < min_len => return Err(too_short(&previous_name)),
+        (Some(key), Some(until)) => {
+            let until = OffsetDateTime::parse(&until, &Rfc3339).map_err(|e| {
+                ConfigError(format!(
+                    "{until_name} must be an RFC 3339 time, such as 2030-01-31T09:00:00Z, not {until:?}: {e}"
+                ))
+            })?;
+            Some((key, until))
+        }
+    };
+    match (current, previous) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{previous_name} is set without {name}"
+        ))),
+        (Some(current), None) => Ok(Some(Keyring::new(current.as_bytes()))),
+        (Some(current), Some((previous, until))) => Ok(Some(Keyring::rotating(
+            current.as_bytes(),
+            previous.as_bytes(),
+            until,
+        ))),
     }
 }
 
@@ -183,6 +265,160 @@ fn https_client() -> SharedHttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Scope;
+    use crate::http::cursor::Cursor;
+
+    const TOKEN_A: &str = "the previous token secret, 32 b.";
+    const TOKEN_B: &str = "the current token secret, 32 by.";
+    const CURSOR_A: &str = "previous cursor.";
+    const CURSOR_B: &str = "current cursor!!";
+
+    /// The configuration of a function that checks tokens and pages, from
+    /// the current keys and then `vars`.
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        config_of(
+            Needs {
+                tokens: true,
+                cursors: true,
+            },
+            &[
+                &[
+                    ("TABLE_NAME", "t"),
+                    ("TOKEN_SECRET", TOKEN_B),
+                    ("CURSOR_KEY", CURSOR_B),
+                ],
+                vars,
+            ]
+            .concat(),
+        )
+    }
+
+    fn config_of(needs: Needs, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::from_vars(needs, |name| {
+            vars.get(name)
+                .map(|v| v.to_string())
+                .ok_or(VarError::NotPresent)
+        })
+    }
+
+    fn error(result: Result<Config, ConfigError>) -> String {
+        match result {
+            Ok(config) => panic!("configured: {config:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Whether `config` accepts a token and a cursor signed with the previous keys.
+    fn accepts_previous_keys(config: &Config) -> (bool, bool) {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let token = TokenSigner::new(TOKEN_A.as_bytes())
+            .issue("key:test", Scope::ServerAccess, None, now)
+            .unwrap();
+        let cursor = Cursor::new("search", vec![]).encode(&Keyring::new(CURSOR_A.as_bytes()));
+        (
+            config.tokens().unwrap().verify(&token).is_ok(),
+            Cursor::decode(&cursor, config.cursor_key().unwrap(), "search", 0).is_ok(),
+        )
+    }
+
+    #[test]
+    fn previous_keys_are_accepted_until_their_end() {
+        let rotating = |until: &str| {
+            config(&[
+                ("TOKEN_SECRET_PREVIOUS", TOKEN_A),
+                ("TOKEN_SECRET_PREVIOUS_UNTIL", until),
+                ("CURSOR_KEY_PREVIOUS", CURSOR_A),
+                ("CURSOR_KEY_PREVIOUS_UNTIL", until),
+            ])
+            .unwrap()
+        };
+        assert_eq!(
+            accepts_previous_keys(&rotating("2999-01-01T00:00:00Z")),
+            (true, true)
+        );
+        assert_eq!(
+            accepts_previous_keys(&rotating("2000-01-01T00:00:00Z")),
+            (false, false)
+        );
+        // Any offset names an instant; this one is long past.
+        assert_eq!(
+            accepts_previous_keys(&rotating("2000-01-01T10:00:00+10:00")),
+            (false, false)
+        );
+        assert_eq!(accepts_previous_keys(&config(&[]).unwrap()), (false, false));
+    }
+
+    #[test]
+    fn empty_rotation_variables_are_unset() {
+        let unset = config(&[
+            ("TOKEN_SECRET_PREVIOUS", ""),
+            ("TOKEN_SECRET_PREVIOUS_UNTIL", ""),
+            ("CURSOR_KEY_PREVIOUS", ""),
+            ("CURSOR_KEY_PREVIOUS_UNTIL", ""),
+        ])
+        .unwrap();
+        assert_eq!(accepts_previous_keys(&unset), (false, false));
+        // As CloudFormation passes them when no rotation is under way: the
+        // key left out, its end an empty parameter.
+        for name in ["TOKEN_SECRET", "CURSOR_KEY"] {
+            let until = format!("{name}_PREVIOUS_UNTIL");
+            assert!(config(&[(until.as_str(), "")]).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_half_configured_rotation_does_not_start() {
+        for (name, previous, short) in [
+            ("TOKEN_SECRET", TOKEN_A, "31 bytes, one short of 32 bytes"),
+            ("CURSOR_KEY", CURSOR_A, "15 bytes, short"),
+        ] {
+            let key = format!("{name}_PREVIOUS");
+            let until = format!("{name}_PREVIOUS_UNTIL");
+            let (key, until) = (key.as_str(), until.as_str());
+            let cases: [(&[(&str, &str)], String); 6] = [
+                (&[(key, previous)], format!("{key} is set without {until}")),
+                (
+                    &[(key, previous), (until, "")],
+                    format!("{key} is set without {until}"),
+                ),
+                (
+                    &[(until, "2999-01-01T00:00:00Z")],
+                    format!("{until} is set without {key}"),
+                ),
+                (
+                    &[(key, ""), (until, "2999-01-01T00:00:00Z")],
+                    format!("{until} is set without {key}"),
+                ),
+                (
+                    &[(key, previous), (until, "2999-01-01 00:00")],
+                    format!("{until} must be an RFC 3339 time"),
+                ),
+                (
+                    &[(key, short), (until, "2999-01-01T00:00:00Z")],
+                    format!("{key} must be at least"),
+                ),
+            ];
+            for (vars, expected) in cases {
+                let message = error(config(vars));
+                assert!(message.contains(&expected), "{vars:?}: {message}");
+                assert!(!message.contains(previous), "{message} shows a secret");
+            }
+            // A previous key for a function that has no current one.
+            let message = error(config_of(
+                Needs::default(),
+                &[
+                    ("TABLE_NAME", "t"),
+                    (key, previous),
+                    (until, "2999-01-01T00:00:00Z"),
+                ],
+            ));
+            assert!(
+                message.contains(&format!("{key} is set without {name}")),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn the_trust_store_holds_the_five_amazon_roots() {

@@ -11,10 +11,11 @@
 //!   typed answers out, never an attribute name or an expression outside it.
 //! - **Edge**: [`http`] reads API Gateway requests and writes responses,
 //!   turning every error into a Basiq body in one place; [`auth`] checks
-//!   tokens; [`api`] holds one handler per route and [`stream`] the handlers
-//!   of the table's stream; [`routes`] is the route table.
+//!   tokens; [`rotation`] holds the keys of tokens and cursors, current and
+//!   previous; [`api`] holds one handler per route and [`stream`] the
+//!   handlers of the table's stream; [`routes`] is the route table.
 //! - **Runtime**: [`lambda`] is what each function's `main` calls,
-//!   [`config`] is read once at cold start, [`telemetry`] writes the logs.
+//!   [`config`] is read once at cold start, [`telemetry`] writes the logs and the metrics.
 
 // Domain
 pub mod clock;
@@ -34,6 +35,7 @@ pub mod store;
 pub mod api;
 pub mod auth;
 pub mod http;
+pub mod rotation;
 pub mod routes;
 pub mod stream;
 

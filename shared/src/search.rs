@@ -9,6 +9,37 @@ use crate::user::{Mobile, UserId};
 
 /// One criterion. Names are folded the way the index keys are; emails and
 /// mobiles are as given (normalised), and `keys.rs` makes their keys.
+/// How a search is answered: what drives its reads, as the store's plan
+/// chooses it. Counted per search (the `Searches` metric's `Kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    /// One user by id.
+    Id,
+    /// The email index.
+    Email,
+    /// The mobile index.
+    Mobile,
+    /// The name indexes (a first name, a last name, or words of either).
+    Name,
+    /// No criteria: every user, newest first.
+    List,
+    /// Nothing can match (a half-typed mobile number), so nothing is read.
+    Nothing,
+}
+
+impl SearchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchKind::Id => "id",
+            SearchKind::Email => "email",
+            SearchKind::Mobile => "mobile",
+            SearchKind::Name => "name",
+            SearchKind::List => "list",
+            SearchKind::Nothing => "nothing",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Term {
     Id(UserId),

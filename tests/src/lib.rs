@@ -21,6 +21,9 @@ use shared::config::{App, Config};
 /// The secret every test environment signs tokens with.
 pub const TOKEN_SECRET: &[u8] = b"test-token-secret-0123456789abcdef";
 
+/// The key every test environment signs cursors with.
+pub const CURSOR_KEY: &[u8] = b"test-cursor-key-0123456789abcdef";
+
 /// A token as `POST /token` would issue it, `at` seconds since the epoch.
 pub fn token_at(scope: shared::auth::Scope, user: Option<shared::user::UserId>, at: i64) -> String {
     shared::auth::TokenSigner::new(TOKEN_SECRET)
@@ -125,7 +128,7 @@ impl TestEnv {
             delete_parallelism: 8,
             ingest_lease: Duration::from_secs(60),
             public_base_url: None,
-            cursor_key: Some(b"test-cursor-key-0123456789abcdef".to_vec()),
+            cursor_key: Some(shared::rotation::Keyring::new(CURSOR_KEY)),
             tokens: Some(shared::auth::TokenSigner::new(TOKEN_SECRET)),
         };
         adjust(&mut config);
@@ -167,8 +170,11 @@ impl TestEnv {
                 String::from_utf8_lossy(TOKEN_SECRET).into_owned(),
             ),
         ];
-        if let Some(key) = &config.cursor_key {
-            vars.push(("CURSOR_KEY", String::from_utf8_lossy(key).into_owned()));
+        if config.cursor_key.is_some() {
+            vars.push((
+                "CURSOR_KEY",
+                String::from_utf8_lossy(CURSOR_KEY).into_owned(),
+            ));
         }
         vars
     }

@@ -10,6 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use shared::http::cursor::Cursor;
 use shared::http::strict_json::Strict;
+use shared::rotation::Keyring;
 use shared::search::Criteria;
 use shared::store::{Plan, Position};
 
@@ -35,7 +36,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = criteria.add_filter(text);
     let plan = Plan::of(&criteria);
     let fingerprint = criteria.fingerprint();
-    let _ = Cursor::decode(text, KEY, &fingerprint, plan.stream_count());
+    let key = Keyring::new(KEY);
+    let _ = Cursor::decode(text, &key, &fingerprint, plan.stream_count());
 
     // The same text as the one search parameter, exact names as a filter gives them.
     let mut exact = Criteria::default();
@@ -50,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
         Position::After([text.to_owned(), String::new(), text.into(), "~".into()]);
         plan.stream_count()
     ];
-    let issued = Cursor::new(&fingerprint, positions.clone()).encode(KEY);
-    let decoded = Cursor::decode(&issued, KEY, &fingerprint, plan.stream_count());
+    let issued = Cursor::new(&fingerprint, positions.clone()).encode(&key);
+    let decoded = Cursor::decode(&issued, &key, &fingerprint, plan.stream_count());
     if issued.len() <= 8 * 1024 {
         let decoded = decoded.unwrap_or_else(|e| panic!("an issued cursor was refused: {e:?}"));
         assert_eq!(decoded.positions, positions);

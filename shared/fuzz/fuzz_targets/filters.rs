@@ -1116,10 +1116,10 @@ fn users(search: &UserSearch) {
     assert_eq!(plan_a.stream_count(), plan_b.stream_count(), "{plan_a:?}\n{plan_b:?}");
 
     // A cursor the search issued in one order continues it in the other.
-    const KEY: &[u8] = b"fuzz-cursor-key!";
+    let key = shared::rotation::Keyring::new(b"fuzz-cursor-key!");
     let positions = vec![Position::Start; plan_a.stream_count()];
-    let issued = Cursor::new(&print_a, positions.clone()).encode(KEY);
-    let decoded = Cursor::decode(&issued, KEY, &print_b, plan_b.stream_count())
+    let issued = Cursor::new(&print_a, positions.clone()).encode(&key);
+    let decoded = Cursor::decode(&issued, &key, &print_b, plan_b.stream_count())
         .unwrap_or_else(|e| panic!("a cursor of the same search was refused: {e:?}"));
     assert_eq!(decoded.positions, positions);
 }

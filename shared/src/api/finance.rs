@@ -16,6 +16,7 @@ use crate::http::response;
 use crate::http::views::PageView;
 use crate::idempotency;
 use crate::store::{OnceRecord, Position};
+use crate::telemetry::metrics::Metric;
 
 /// Lambda's limit for a synchronous request is 6 MB; 5,000 transactions fit well within it.
 pub const INGEST_MAX_BODY: usize = 6 * 1024 * 1024;
@@ -59,7 +60,14 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
                 once,
             )
             .await?;
-        Ok(created_or_replayed(once, &text, &ctx))
+        let sizes = [
+            (Metric::IngestedAccounts, ingest.accounts.len() as u64),
+            (
+                Metric::IngestedTransactions,
+                ingest.transactions.len() as u64,
+            ),
+        ];
+        Ok(created_or_replayed(once, &text, &ctx, &sizes))
     })
     .await
 }

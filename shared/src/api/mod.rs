@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::http::request::Context;
 use crate::http::response;
 use crate::store::Once;
+use crate::telemetry::metrics::{self, Metric};
 
 /// What every response needs to know about its request.
 fn context(app: &App, req: &Request) -> Context {
@@ -38,16 +39,29 @@ fn caller(app: &App, req: &Request) -> Result<Claims, ApiError> {
 
 /// 201 with the new resource, or the stored answer of the first request
 /// with the same `Idempotency-Key`. Both were written without a host (so no
-/// record keeps one) and are rooted at this request's base.
-fn created_or_replayed(once: Once, recorded: &str, ctx: &Context) -> Response<Body> {
+/// record keeps one) and are rooted at this request's base. `created` are
+/// the metrics of the creation, emitted only when this request made it; a
+/// replay counts as `IdempotentReplays` instead, never twice as created.
+fn created_or_replayed(
+    once: Once,
+    recorded: &str,
+    ctx: &Context,
+    created: &[(Metric, u64)],
+) -> Response<Body> {
     match once {
-        Once::Created => response::json_text(
-            StatusCode::CREATED,
-            response::rooted(recorded, &ctx.base_url),
-        ),
-        Once::Replayed { status, body } => response::replayed(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-            response::rooted(&body, &ctx.base_url),
-        ),
+        Once::Created => {
+            metrics::emit(created, &[]);
+            response::json_text(
+                StatusCode::CREATED,
+                response::rooted(recorded, &ctx.base_url),
+            )
+        }
+        Once::Replayed { status, body } => {
+            metrics::count(Metric::IdempotentReplays);
+            response::replayed(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                response::rooted(&body, &ctx.base_url),
+            )
+        }
     }
 }

@@ -12,6 +12,7 @@ use crate::http::response;
 use crate::http::views::{PageView, UserSummaryView};
 use crate::search::Criteria;
 use crate::store::{Plan, Position};
+use crate::telemetry::metrics::{self, Dimension, Metric};
 
 /// A page when `limit` is not given.
 const DEFAULT_LIMIT: usize = 25;
@@ -45,6 +46,7 @@ pub async fn search_users(app: &App, req: Request) -> Response<Body> {
             None => vec![Position::Start; plan.stream_count()],
         };
         let found = app.store.search(&plan, positions, page.limit).await?;
+        metrics::emit(&[(Metric::Searches, 1)], &[Dimension::Kind(plan.kind())]);
         let data: Vec<UserSummaryView> = found
             .users
             .iter()

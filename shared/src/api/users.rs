@@ -14,7 +14,11 @@ use crate::http::response;
 use crate::http::views::{UserDetailView, UserView};
 use crate::idempotency;
 use crate::store::{DeleteProgress, Once, OnceRecord};
+use crate::telemetry::metrics::{self, Metric};
 use crate::user::{self, UserId};
+
+/// The metrics of a user created.
+const CREATED: &[(Metric, u64)] = &[(Metric::UsersCreated, 1)];
 
 /// `POST /users`: 201 with the new user.
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
@@ -30,7 +34,7 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
         let text = serde_json::to_string(&UserView::new(&user, &ctx.without_host()))?;
         let (Some(key), Some(digest)) = (key, digest) else {
             app.store.insert_user(&user).await?;
-            return Ok(created_or_replayed(Once::Created, &text, &ctx));
+            return Ok(created_or_replayed(Once::Created, &text, &ctx, CREATED));
         };
         let once = app
             .store
@@ -44,7 +48,7 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
                 },
             )
             .await?;
-        Ok(created_or_replayed(once, &text, &ctx))
+        Ok(created_or_replayed(once, &text, &ctx, CREATED))
     })
     .await
 }
@@ -74,6 +78,7 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
         let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
         let user = app.store.update_user(&id, &patch, if_match).await?;
+        metrics::count(Metric::UsersUpdated);
         Ok(response::with_etag(
             response::json(StatusCode::OK, &UserView::new(&user, &ctx)),
             user.version,
@@ -99,13 +104,18 @@ pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
         let progress = if user.purging() {
             DeleteProgress::InProgress
         } else {
-            app.store
-                .purge_user(&user, Some(deadline), app.config.delete_parallelism)
-                .await?
+            let started = Instant::now();
+            let pass = app
+                .store
+                .purge_pass(&user, Some(deadline), app.config.delete_parallelism)
+                .await?;
+            metrics::purged(pass.removed, started.elapsed());
+            pass.progress
         };
         if progress != DeleteProgress::Done && !user.purging() {
             app.store.hand_over(&id).await?;
         }
+        metrics::count(Metric::UsersDeleted);
         Ok(match progress {
             DeleteProgress::Done => response::no_content(),
             DeleteProgress::InProgress | DeleteProgress::WaitingFor(_) => response::json(

@@ -1,10 +1,10 @@
-use std::fmt;
-
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::error::ApiError;
+use crate::rotation::Keyring;
 use crate::user::UserId;
 
 /// Tokens live an hour, as Basiq's do.
@@ -31,26 +31,25 @@ pub struct Claims {
     pub jti: String,
 }
 
-/// Signs and checks tokens with the secret from configuration (HS256 only:
-/// a token naming any other algorithm, `none` included, is refused).
-#[derive(Clone)]
+/// Signs and checks tokens with the keys from configuration (HS256 only:
+/// a token naming any other algorithm, `none` included, is refused). Tokens
+/// name their key in the header's `kid`, so that a token signed just before
+/// a rotation still works until its key's window ends (see [`Keyring`]).
+#[derive(Debug, Clone)]
 pub struct TokenSigner {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl fmt::Debug for TokenSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenSigner(..)")
-    }
+    keys: Keyring,
 }
 
 impl TokenSigner {
+    /// One secret, no rotation under way.
     pub fn new(secret: &[u8]) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-        }
+        Self::with_keys(Keyring::new(secret))
+    }
+
+    /// The keys of a rotation: signs with the current one, and checks with
+    /// the previous one too while its window lasts.
+    pub fn with_keys(keys: Keyring) -> Self {
+        Self { keys }
     }
 
     pub fn issue(
@@ -68,32 +67,53 @@ impl TokenSigner {
             exp: now + TOKEN_LIFETIME_SECONDS,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.keys.current_id().to_owned());
+        let key = EncodingKey::from_secret(self.keys.current());
+        jsonwebtoken::encode(&header, &claims, &key)
             .map_err(|e| ApiError::internal_from("signing a token", e))
     }
 
     /// The claims of a token we signed, in its lifetime. Refused: another
     /// algorithm (`none` included), a critical header extension (RFC 7515
     /// says a recipient must refuse those it does not implement, and we
-    /// implement none), a token not valid yet (`nbf`) or issued in the
-    /// future (`iat`), and one that claims to live longer than we issue.
+    /// implement none), a key id we do not know or whose window has ended,
+    /// a token not valid yet (`nbf`) or issued in the future (`iat`), and
+    /// one that claims to live longer than we issue.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        self.verify_at(token, OffsetDateTime::now_utc())
+    }
+
+    /// [`TokenSigner::verify`], with the previous key's window and the `iat`
+    /// check judged at `now`, so that tests can stand on either side of a
+    /// rotation's window (`exp` and `nbf` are judged by the clock).
+    fn verify_at(&self, token: &str, now: OffsetDateTime) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::InvalidToken)?;
         if header.crit.is_some() {
             return Err(ApiError::InvalidToken);
         }
+        // Tokens issued before tokens named their key have no `kid`: they
+        // were signed with the current key, and live an hour at most.
+        let secret = match header.kid.as_deref() {
+            None => self.keys.current(),
+            Some(id) => self.keys.checking(id, now).ok_or(ApiError::InvalidToken)?,
+        };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
+        let claims = match jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(secret),
+            &validation,
+        ) {
             Ok(data) => data.claims,
             Err(err) if matches!(err.kind(), ErrorKind::ExpiredSignature) => {
                 return Err(ApiError::TokenExpired)
             }
             Err(_) => return Err(ApiError::InvalidToken),
         };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = now.unix_timestamp();
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if claims.iat > now || lifetime > TOKEN_LIFETIME_SECONDS {
             return Err(ApiError::InvalidToken);
@@ -178,6 +198,118 @@ mod tests {
                 "{token}"
             );
         }
+    }
+
+    const A: &[u8] = b"the previous secret, 32 bytes...";
+    const B: &[u8] = b"the current secret, 32 bytes....";
+
+    /// A token's header, decoded.
+    fn header_of(token: &str) -> serde_json::Value {
+        let head = token.split('.').next().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap()
+    }
+
+    fn claims_now() -> serde_json::Value {
+        let now = now();
+        serde_json::json!({"scope": "SERVER_ACCESS", "sub": "key:test", "iat": now, "exp": now + 60, "jti": "j"})
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_round_trip_through_a_rotation() {
+        let until = OffsetDateTime::now_utc() + time::Duration::minutes(30);
+        let old = TokenSigner::new(A);
+        let rotating = TokenSigner::with_keys(Keyring::rotating(B, A, until));
+        let token = rotating
+            .issue("key:test", Scope::ServerAccess, None, now())
+            .unwrap();
+        assert_eq!(header_of(&token)["kid"], Keyring::new(B).current_id());
+        assert_eq!(rotating.verify(&token).unwrap().sub, "key:test");
+        // Signed with the current key: the old signer does not know it.
+        assert!(matches!(old.verify(&token), Err(ApiError::InvalidToken)));
+    }
+
+    #[test]
+    fn a_token_of_the_previous_key_works_inside_its_window_only() {
+        let until = OffsetDateTime::now_utc() + time::Duration::minutes(30);
+        let token = TokenSigner::new(A)
+            .issue("key:test", Scope::ServerAccess, None, now())
+            .unwrap();
+        let rotating = TokenSigner::with_keys(Keyring::rotating(B, A, until));
+        assert!(rotating.verify(&token).is_ok());
+        assert!(rotating
+            .verify_at(&token, until - time::Duration::seconds(1))
+            .is_ok());
+        for after in [until, until + time::Duration::seconds(1)] {
+            assert!(matches!(
+                rotating.verify_at(&token, after),
+                Err(ApiError::InvalidToken)
+            ));
+        }
+        let ended = TokenSigner::with_keys(Keyring::rotating(
+            B,
+            A,
+            OffsetDateTime::now_utc() - time::Duration::seconds(1),
+        ));
+        assert!(matches!(ended.verify(&token), Err(ApiError::InvalidToken)));
+        assert!(matches!(
+            TokenSigner::new(B).verify(&token),
+            Err(ApiError::InvalidToken)
+        ));
+    }
+
+    #[test]
+    fn unknown_and_tampered_key_ids_are_refused() {
+        let until = OffsetDateTime::now_utc() + time::Duration::minutes(30);
+        let rotating = TokenSigner::with_keys(Keyring::rotating(B, A, until));
+        let kid_a = Keyring::new(A).current_id().to_owned();
+        let kid_b = Keyring::new(B).current_id().to_owned();
+        let with_kid = |kid: &str| serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid});
+        // Well formed, for contrast: each key under its own id.
+        assert!(rotating
+            .verify(&signed(A, with_kid(&kid_a), claims_now()))
+            .is_ok());
+        assert!(rotating
+            .verify(&signed(B, with_kid(&kid_b), claims_now()))
+            .is_ok());
+        let refused = [
+            // An id no key of ours has, even signed with the current key.
+            signed(B, with_kid("AAAAAAAA"), claims_now()),
+            signed(B, with_kid(""), claims_now()),
+            // One key's signature under the other's id.
+            signed(A, with_kid(&kid_b), claims_now()),
+            signed(B, with_kid(&kid_a), claims_now()),
+        ];
+        for token in refused {
+            assert!(
+                matches!(rotating.verify(&token), Err(ApiError::InvalidToken)),
+                "{token}"
+            );
+        }
+        // A token of ours whose kid is rewritten: the signature covers the header.
+        let token = rotating
+            .issue("key:test", Scope::ServerAccess, None, now())
+            .unwrap();
+        let (_, rest) = token.split_once('.').unwrap();
+        let head = URL_SAFE_NO_PAD.encode(with_kid(&kid_a).to_string());
+        let rewritten = format!("{head}.{rest}");
+        assert!(matches!(
+            rotating.verify(&rewritten),
+            Err(ApiError::InvalidToken)
+        ));
+    }
+
+    #[test]
+    fn a_token_without_a_key_id_is_checked_against_the_current_key_only() {
+        let until = OffsetDateTime::now_utc() + time::Duration::minutes(30);
+        let rotating = TokenSigner::with_keys(Keyring::rotating(B, A, until));
+        let bare = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+        assert!(rotating
+            .verify(&signed(B, bare.clone(), claims_now()))
+            .is_ok());
+        assert!(matches!(
+            rotating.verify(&signed(A, bare, claims_now())),
+            Err(ApiError::InvalidToken)
+        ));
     }
 
     #[test]

@@ -31,28 +31,29 @@ impl Store {
     }
 
     /// As [`Store::write_batches`], but no batch is started, and no batch
-    /// retried, once `deadline` has passed: `Ok(false)` when some requests
-    /// were left unwritten for it. After an error no further batch starts
-    /// either; in every case the batches already sent finish before this
-    /// returns, so nothing is still being written when the caller goes on.
+    /// retried, once `deadline` has passed: how many requests were written,
+    /// fewer than given when some were left for it. After an error no
+    /// further batch starts either; in every case the batches already sent
+    /// finish before this returns, so nothing is still being written when
+    /// the caller goes on.
     pub(super) async fn write_batches_until(
         &self,
         requests: Vec<WriteRequest>,
         parallelism: usize,
         deadline: Option<Instant>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<usize, ApiError> {
         let mut chunks = Vec::with_capacity(requests.len().div_ceil(BATCH_SIZE));
         let mut requests = requests.into_iter().peekable();
         while requests.peek().is_some() {
             chunks.push(requests.by_ref().take(BATCH_SIZE).collect::<Vec<_>>());
         }
         let failed = AtomicBool::new(false);
-        let results: Vec<Result<bool, ApiError>> = stream::iter(chunks)
+        let results: Vec<Result<usize, ApiError>> = stream::iter(chunks)
             .map(|chunk| {
                 let failed = &failed;
                 async move {
                     if failed.load(Ordering::Relaxed) || past(deadline) {
-                        return Ok(false);
+                        return Ok(0);
                     }
                     let written = self.write_batch(chunk, deadline).await;
                     if written.is_err() {
@@ -64,21 +65,22 @@ impl Store {
             .buffer_unordered(parallelism.max(1))
             .collect()
             .await;
-        let mut all = true;
+        let mut written = 0;
         for result in results {
-            all &= result?;
+            written += result?;
         }
-        Ok(all)
+        Ok(written)
     }
 
     /// One batch of at most 25, retrying `UnprocessedItems` with exponential
-    /// backoff and full jitter until all are written (`Ok(true)`), the
-    /// deadline passes (`Ok(false)`), or the attempts run out (503).
+    /// backoff and full jitter until all are written, the deadline passes,
+    /// or the attempts run out (503): how many were written.
     async fn write_batch(
         &self,
         mut pending: Vec<WriteRequest>,
         deadline: Option<Instant>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<usize, ApiError> {
+        let given = pending.len();
         for attempt in 0..MAX_ATTEMPTS {
             let output = self
                 .client
@@ -94,11 +96,8 @@ impl Store {
                 .unprocessed_items
                 .and_then(|mut items| items.remove(&self.table))
                 .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(true);
-            }
-            if past(deadline) {
-                return Ok(false);
+            if pending.is_empty() || past(deadline) {
+                return Ok(given.saturating_sub(pending.len()));
             }
             tokio::time::sleep(backoff(attempt)).await;
         }

@@ -47,6 +47,14 @@ pub enum DeleteProgress {
     WaitingFor(i64),
 }
 
+/// What one purge pass did: the progress, and how many items it removed
+/// (those of a pass cut short by an error are not told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgePass {
+    pub progress: DeleteProgress,
+    pub removed: usize,
+}
+
 /// A user whose deletion has begun, as its profile says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tombstone {
@@ -233,7 +241,19 @@ impl Store {
         deadline: Option<Instant>,
         parallelism: usize,
     ) -> Result<DeleteProgress, ApiError> {
+        Ok(self.purge_pass(user, deadline, parallelism).await?.progress)
+    }
+
+    /// As [`Store::purge_user`], also telling how many items the pass
+    /// removed, which the handlers report as a metric.
+    pub async fn purge_pass(
+        &self,
+        user: &Tombstone,
+        deadline: Option<Instant>,
+        parallelism: usize,
+    ) -> Result<PurgePass, ApiError> {
         let id = &user.id;
+        let mut removed = 0;
         let now_ms = crate::clock::now_ms();
         // Connections that an ingest still holds stay, and so does the user,
         // until the last lease is over.
@@ -276,6 +296,7 @@ impl Store {
                 pending.len() - pending.len() % BATCH_SIZE
             };
             let deletes: Vec<WriteRequest> = pending.drain(..full).collect();
+            let sent = deletes.len();
             let fetch_next = async {
                 match next.filter(|_| !out_of_time) {
                     Some(start) => self
@@ -291,9 +312,11 @@ impl Store {
                 self.write_batches_until(deletes, parallelism, batches_deadline),
                 fetch_next
             );
-            let all_written = written?;
-            if out_of_time || !all_written {
-                return Ok(DeleteProgress::InProgress);
+            let written = written?;
+            removed += written;
+            if out_of_time || written < sent {
+                let progress = DeleteProgress::InProgress;
+                return Ok(PurgePass { progress, removed });
             }
             first_page = false;
             match fetched? {
@@ -302,14 +325,19 @@ impl Store {
             }
         }
         if let Some(until) = held_until {
-            return Ok(DeleteProgress::WaitingFor(until));
+            let progress = DeleteProgress::WaitingFor(until);
+            return Ok(PurgePass { progress, removed });
         }
         if let Some(record) = &user.created_with {
             self.delete_item(key(record.clone(), keys::IDEMPOTENCY_SK))
                 .await?;
+            removed += 1;
         }
         self.delete_item(profile_key(id)).await?;
-        Ok(DeleteProgress::Done)
+        Ok(PurgePass {
+            progress: DeleteProgress::Done,
+            removed: removed + 1,
+        })
     }
 
     /// One page of the partition's keys (at most `limit`), with each

@@ -18,7 +18,7 @@ mod search;
 mod users;
 
 pub use attrs::{is_tombstone, Item};
-pub use deletion::{wait_for_lease, DeleteProgress, Tombstone};
+pub use deletion::{wait_for_lease, DeleteProgress, PurgePass, Tombstone};
 pub use finance::Overview;
 pub use idempotency::{Once, OnceRecord};
 pub use meter::CapacityMeter;

@@ -17,6 +17,7 @@ use crate::config::App;
 use crate::error::ApiError;
 use crate::keys;
 use crate::store::{wait_for_lease, DeleteProgress};
+use crate::telemetry::metrics;
 use crate::user::UserId;
 
 /// Time kept back from the invocation's deadline to stop cleanly.
@@ -72,31 +73,48 @@ pub async fn purge_users(app: &App, event: LambdaEvent<Event>) -> Result<(), Api
     let deadline = Instant::now() + left;
     let lease_until = crate::clock::now_ms() + i64::try_from(left.as_millis()).unwrap_or(0);
     for id in handed_over(&event.payload) {
-        let Some(user) = app.store.tombstone_of(&id).await? else {
-            tracing::info!(user = %id, "purge: no deletion under way");
-            continue;
-        };
-        if !app.store.take_purge(&id, lease_until).await? {
-            continue;
+        // The one line that names a user whose purge did not finish: what
+        // the runbook reads when a record lands in the dead-letter queue.
+        if let Err(err) = purge_one(app, &id, deadline, lease_until).await {
+            tracing::warn!(user = %id, error = %err, "purge: stopped; the stream delivers it again");
+            return Err(err);
         }
-        loop {
-            match app
-                .store
-                .purge_user(&user, Some(deadline), app.config.delete_parallelism)
-                .await?
-            {
-                DeleteProgress::Done => break,
-                DeleteProgress::InProgress => return Err(out_of_time()),
-                DeleteProgress::WaitingFor(until) => {
-                    let wait = wait_for_lease(until);
-                    if Instant::now() + wait >= deadline {
-                        return Err(out_of_time());
-                    }
-                    tokio::time::sleep(wait).await;
+    }
+    Ok(())
+}
+
+async fn purge_one(
+    app: &App,
+    id: &UserId,
+    deadline: Instant,
+    lease_until: i64,
+) -> Result<(), ApiError> {
+    let Some(user) = app.store.tombstone_of(id).await? else {
+        tracing::info!(user = %id, "purge: no deletion under way");
+        return Ok(());
+    };
+    if !app.store.take_purge(id, lease_until).await? {
+        return Ok(());
+    }
+    loop {
+        let started = Instant::now();
+        let pass = app
+            .store
+            .purge_pass(&user, Some(deadline), app.config.delete_parallelism)
+            .await?;
+        metrics::purged(pass.removed, started.elapsed());
+        match pass.progress {
+            DeleteProgress::Done => break,
+            DeleteProgress::InProgress => return Err(out_of_time()),
+            DeleteProgress::WaitingFor(until) => {
+                let wait = wait_for_lease(until);
+                if Instant::now() + wait >= deadline {
+                    return Err(out_of_time());
                 }
+                tokio::time::sleep(wait).await;
             }
         }
-        tracing::info!(user = %id, "purge: done");
     }
+    tracing::info!(user = %id, "purge: done");
     Ok(())
 }

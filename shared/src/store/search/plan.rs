@@ -5,7 +5,7 @@
 //! (DynamoDB refuses a filter on key attributes).
 
 use crate::keys::{self, Index, BY_CREATED, BY_EMAIL, BY_FIRST_NAME, BY_LAST_NAME, BY_MOBILE};
-use crate::search::{Criteria, NameMatch, Term};
+use crate::search::{Criteria, NameMatch, SearchKind, Term};
 use crate::store::attrs;
 use crate::store::expr::Cond;
 use crate::user::UserId;
@@ -190,6 +190,20 @@ impl Plan {
         Plan(Reads::of(criteria))
     }
 
+    /// What drives this search's reads.
+    pub fn kind(&self) -> SearchKind {
+        match &self.0 {
+            Reads::Nothing => SearchKind::Nothing,
+            Reads::Lookup { .. } => SearchKind::Id,
+            Reads::Streams(streams) => match streams.first().map(|s| s.index) {
+                Some(BY_EMAIL) => SearchKind::Email,
+                Some(BY_MOBILE) => SearchKind::Mobile,
+                Some(BY_CREATED) | None => SearchKind::List,
+                Some(_) => SearchKind::Name,
+            },
+        }
+    }
+
     pub fn stream_count(&self) -> usize {
         match &self.0 {
             Reads::Streams(streams) => streams.len(),
@@ -288,6 +302,23 @@ mod tests {
             Reads::Streams(streams) => streams,
             other => panic!("{params:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_kind_is_what_drives_the_reads() {
+        let kind = |params: &[(&str, &str)]| Plan(reads(params)).kind();
+        let id = UserId::new().to_string();
+        assert_eq!(kind(&[]), SearchKind::List);
+        assert_eq!(kind(&[("q", "Gav")]), SearchKind::Name);
+        assert_eq!(kind(&[("q", "gavin belson")]), SearchKind::Name);
+        assert_eq!(kind(&[("lastName", "Belson")]), SearchKind::Name);
+        assert_eq!(kind(&[("q", "+61410888666")]), SearchKind::Mobile);
+        assert_eq!(
+            kind(&[("firstName", "Gav"), ("q", "g@h.co")]),
+            SearchKind::Email
+        );
+        assert_eq!(kind(&[("email", "g@h.co"), ("q", &id)]), SearchKind::Id);
+        assert_eq!(kind(&[("q", "+61 4")]), SearchKind::Nothing);
     }
 
     #[test]

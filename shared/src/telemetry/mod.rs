@@ -1,6 +1,11 @@
 //! Structured JSON logs, one line per event, as CloudWatch Logs Insights reads
 //! them. Handlers log operations, statuses and the correlation id, never
 //! request data: no email, mobile, name or token reaches a log line.
+//! [`metrics`] writes CloudWatch metrics into the same stream.
+
+pub mod metrics;
+
+pub use metrics::Metric;
 
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
