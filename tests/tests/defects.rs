@@ -971,3 +971,46 @@ async fn found_a_token_request_reads_its_media_type_one_way() {
         assert_eq!(reply.status, status, "{content_type}: {:#}", reply.body);
     }
 }
+
+/// Found by review: a purge that stops at its deadline, as every purge of a
+/// large user does, failed its invocation, so purge-user's errors alarm rang
+/// for planned work. It now reports the batch as failed records (Lambda's
+/// partial batch response), which the stream delivers again all the same;
+/// only a real fault is an invocation error.
+#[tokio::test]
+async fn found_a_purge_stopped_at_its_deadline_is_a_batch_item_failure_not_an_error() {
+    let env = TestEnv::new().await;
+    let user = env.api().new_user(&gavin()).await;
+    let id = shared::user::UserId::parse(&user).unwrap();
+    env.app.store.tombstone_user(&id, None).await.unwrap();
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = (tests::time_now() as u64 - 1) * 1000;
+    let event = tests::events::handover_event(&user);
+    let sequence = event.records[0].change.sequence_number.clone();
+    let response = shared::stream::handle(
+        &env.app,
+        shared::stream::StreamHandler::PurgeUser,
+        lambda_runtime::LambdaEvent::new(event, context),
+    )
+    .await
+    .expect("a planned stop is no invocation error");
+    let failed: Vec<Option<String>> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, [sequence], "the stream delivers it again");
+
+    // A batch with nothing left to do reports no failure.
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = (tests::time_now() as u64 + 300) * 1000;
+    let response = shared::stream::handle(
+        &env.app,
+        shared::stream::StreamHandler::PurgeUser,
+        lambda_runtime::LambdaEvent::new(tests::events::handover_event(&user), context),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(env.partition_count(&user).await, 0);
+}

@@ -215,3 +215,22 @@ async fn a_deletion_handed_over_to_purge_user_reports_each_item_once() {
     assert_eq!(totals["UsersDeleted"], 1, "{text}");
     assert!(!text.contains(&id), "{text}");
 }
+
+/// Found by review: every accepted DELETE counted a user deleted, so the
+/// repeated DELETEs the runbook asks for counted the same user again. The
+/// first DELETE, the one whose write begins the deletion, counts it.
+#[tokio::test]
+async fn a_repeated_delete_counts_the_user_once() {
+    let captured = capture();
+    let env = TestEnv::with(|c| c.delete_budget = Duration::ZERO).await;
+    let api = env.api();
+    let id = api.new_user(&tests::api::gavin()).await;
+    let ingested = api
+        .ingest_connection(&id, &connection_body(1, 2, 400))
+        .await;
+    assert_eq!(ingested.status, 201, "{:#}", ingested.body);
+    assert_eq!(api.delete_user(&id).await.status, 202);
+    assert_eq!(api.delete_user(&id).await.status, 202);
+    let (text, parsed) = captured();
+    assert_eq!(totals(&parsed)["UsersDeleted"], 1, "{text}");
+}

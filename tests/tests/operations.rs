@@ -170,8 +170,60 @@ fn the_stream_lag_the_api_error_rate_and_table_throttles_are_alarmed() {
                 .map(str::to_owned)
         })
         .collect();
-    for metric in ["5xx", "Count", "ReadThrottleEvents", "WriteThrottleEvents"] {
+    for metric in ["5xx", "Count", "ThrottledRequests"] {
         assert!(math.iter().any(|m| m == metric), "no alarm on {metric}");
+    }
+    let alarm = |id: &str| resources(&template)[id]["Properties"]["Metrics"].clone();
+    // The API's metrics are the HTTP API's, on its one stage.
+    for query in alarm("Api5xxRateAlarm").as_sequence().unwrap() {
+        if let Some(dimensions) = query["MetricStat"]["Metric"]["Dimensions"].as_sequence() {
+            assert_eq!(query["MetricStat"]["Metric"]["Namespace"], "AWS/ApiGateway");
+            assert_eq!(ref_to(&dimensions[0]["Value"]), Some("UsersApi"));
+            assert_eq!(dimensions[1]["Name"], "Stage");
+            assert_eq!(dimensions[1]["Value"], "$default");
+        }
+    }
+    // Every DynamoDB operation the store calls is watched for throttling.
+    let watched: BTreeSet<String> = alarm("TableThrottlesAlarm")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q["MetricStat"]["Metric"]["Dimensions"].as_sequence())
+        .map(|d| {
+            assert_eq!(ref_to(&d[0]["Value"]), Some("UsersTable"));
+            d[1]["Value"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let store = std::fs::read_dir(root().join("shared/src/store"))
+        .unwrap()
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                std::fs::read_dir(path)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect()
+            } else {
+                vec![path]
+            }
+        })
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect::<String>();
+    for (call, operation) in [
+        (".get_item()", "GetItem"),
+        (".put_item()", "PutItem"),
+        (".update_item()", "UpdateItem"),
+        (".delete_item()", "DeleteItem"),
+        (".query()", "Query"),
+        (".batch_write_item()", "BatchWriteItem"),
+        (".transact_write_items()", "TransactWriteItems"),
+    ] {
+        if store.contains(call) {
+            assert!(watched.contains(operation), "{operation} is not watched");
+        }
+    }
+    for call in [".batch_get_item()", ".transact_get_items()", ".scan()"] {
+        assert!(!store.contains(call), "{call} is called but not watched");
     }
 }
 
@@ -301,11 +353,52 @@ fn every_function_that_holds_a_secret_can_hold_its_previous_version() {
                 }
             }
         }
-        let previous = &function["Properties"]["Environment"]["Variables"]["TOKEN_SECRET_PREVIOUS"];
-        if let Some(choice) = tagged(previous, "If") {
-            assert_eq!(choice[0], "RotatingTokenSecret", "{id}");
-            let reference = tagged(&choice[1], "Sub").and_then(Value::as_str).unwrap();
-            assert!(reference.ends_with(":SecretString::AWSPREVIOUS}}"), "{id}");
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        for (secret, resource, condition, ends) in [
+            (
+                "TOKEN_SECRET",
+                "TokenSecret",
+                "RotatingTokenSecret",
+                "TokenSecretRotationEnds",
+            ),
+            (
+                "CURSOR_KEY",
+                "CursorKeySecret",
+                "RotatingCursorKey",
+                "CursorKeyRotationEnds",
+            ),
+        ] {
+            if !env.contains(secret) {
+                continue;
+            }
+            let current = tagged(&variables[secret], "Sub").and_then(Value::as_str);
+            assert_eq!(
+                current,
+                Some(
+                    format!("{{{{resolve:secretsmanager:${{{resource}}}:SecretString}}}}").as_str()
+                ),
+                "{id} {secret}"
+            );
+            let choice = tagged(&variables[format!("{secret}_PREVIOUS").as_str()], "If")
+                .unwrap_or_else(|| panic!("{id}: {secret}_PREVIOUS is not conditional"));
+            assert_eq!(choice[0], condition, "{id}");
+            let previous = tagged(&choice[1], "Sub").and_then(Value::as_str);
+            assert_eq!(
+                previous,
+                Some(
+                    format!(
+                        "{{{{resolve:secretsmanager:${{{resource}}}:SecretString::AWSPREVIOUS}}}}"
+                    )
+                    .as_str()
+                ),
+                "{id} {secret}_PREVIOUS"
+            );
+            assert_eq!(ref_to(&choice[2]), Some("AWS::NoValue"), "{id}");
+            assert_eq!(
+                ref_to(&variables[format!("{secret}_PREVIOUS_UNTIL").as_str()]),
+                Some(ends),
+                "{id} {secret}_PREVIOUS_UNTIL"
+            );
         }
     }
     assert!(holders >= 15, "{holders}");

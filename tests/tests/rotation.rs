@@ -21,8 +21,15 @@ const TOKEN_B: &str = "token secret B, at least 32 bytes long";
 const CURSOR_A: &str = "cursor key A, 16 bytes or more";
 const CURSOR_B: &str = "cursor key B, 16 bytes or more";
 
-/// Ends of a window: one still ahead, one long gone.
-const IN_WINDOW: &str = "2999-01-01T00:00:00Z";
+/// The end of a window still ahead: an hour away (a function refuses to
+/// start with one more than a week away).
+fn in_window() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// The end of a window long gone.
 const EXPIRED: &str = "2000-01-01T00:00:00Z";
 
 /// An app on `env`'s table, configured from `vars` (and `TABLE_NAME`).
@@ -119,7 +126,7 @@ async fn a_token_of_the_previous_secret_works_until_its_window_ends() {
     let token = token_from(&before, &key).await;
     assert_eq!(search_with(&before, &token).await.status, 200);
 
-    let rotating = app(&env, token_keys(TOKEN_B, Some((TOKEN_A, IN_WINDOW))));
+    let rotating = app(&env, token_keys(TOKEN_B, Some((TOKEN_A, &in_window()))));
     let reply = search_with(&rotating, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
 
@@ -194,7 +201,7 @@ async fn a_cursor_of_the_previous_key_works_until_its_window_ends() {
         "a cursor names its key: {cursor}"
     );
 
-    let rotating = app(&env, cursor_keys(CURSOR_B, Some((CURSOR_A, IN_WINDOW))));
+    let rotating = app(&env, cursor_keys(CURSOR_B, Some((CURSOR_A, &in_window()))));
     let reply = next_page(&rotating, &cursor).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["data"].as_array().map(Vec::len), Some(2));

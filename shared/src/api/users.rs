@@ -100,6 +100,11 @@ pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;
         let user = app.store.tombstone_user(&id, if_match).await?;
+        // Once per user: from here the user is gone for every reader, and a
+        // repeated DELETE (as the runbook asks for) counts nothing more.
+        if user.began {
+            metrics::count(Metric::UsersDeleted);
+        }
         // While purge-user is at work, a repeated DELETE does not purge beside it.
         let progress = if user.purging() {
             DeleteProgress::InProgress
@@ -115,7 +120,6 @@ pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
         if progress != DeleteProgress::Done && !user.purging() {
             app.store.hand_over(&id).await?;
         }
-        metrics::count(Metric::UsersDeleted);
         Ok(match progress {
             DeleteProgress::Done => response::no_content(),
             DeleteProgress::InProgress | DeleteProgress::WaitingFor(_) => response::json(

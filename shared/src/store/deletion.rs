@@ -63,6 +63,9 @@ pub struct Tombstone {
     created_with: Option<String>,
     /// Until when (epoch ms) `purge-user` is at work on it.
     purge_lease_until: Option<i64>,
+    /// Whether this request's write began the deletion (the first DELETE,
+    /// not a repeat): what counts a user deleted once.
+    pub began: bool,
 }
 
 impl Tombstone {
@@ -77,6 +80,7 @@ impl Tombstone {
                 .get(attrs::PURGE_LEASE_UNTIL)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse().ok()),
+            began: false,
         })
     }
 
@@ -97,8 +101,9 @@ impl Store {
         id: &UserId,
         if_match: Option<u64>,
     ) -> Result<Tombstone, ApiError> {
+        let now = crate::clock::now();
         let mut update = Update::default();
-        update.set_if_absent(attrs::DELETED_AT, s(crate::clock::now()));
+        update.set_if_absent(attrs::DELETED_AT, s(now.clone()));
         for attr in INDEX_ATTRIBUTES {
             update.remove(attr);
         }
@@ -130,7 +135,10 @@ impl Store {
                 Ok(output) => {
                     self.meter.record_write(output.consumed_capacity());
                     let item = output.attributes.unwrap_or_default();
+                    let began =
+                        item.get(attrs::DELETED_AT).and_then(|v| v.as_s().ok()) == Some(&now);
                     return Tombstone::of(*id, &item)
+                        .map(|tombstone| Tombstone { began, ..tombstone })
                         .ok_or_else(|| ApiError::internal("a tombstone did not stay"));
                 }
                 Err(err) if is_conflict(&err) => tokio::time::sleep(backoff(attempt)).await,

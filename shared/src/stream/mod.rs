@@ -4,9 +4,10 @@
 mod purge;
 
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
 
-pub use purge::purge_users;
+pub use purge::{purge_batch, purge_users, Purged};
 
 use crate::config::App;
 use crate::error::ApiError;
@@ -18,14 +19,30 @@ pub enum StreamHandler {
     PurgeUser,
 }
 
-/// Handles one batch of stream records. An error fails the batch, and Lambda
-/// delivers it again.
+/// Handles one batch of stream records. Work stopped at the deadline is
+/// reported as failed records (the event source mapping's
+/// `ReportBatchItemFailures`): the whole batch, from its first record, which
+/// Lambda delivers again, and which is no function error, so the errors
+/// alarm rings only for faults. A fault is an error: it fails the
+/// invocation, and Lambda delivers the batch again too.
 pub async fn handle(
     app: &App,
     handler: StreamHandler,
     event: LambdaEvent<Event>,
-) -> Result<(), ApiError> {
-    match handler {
-        StreamHandler::PurgeUser => purge_users(app, event).await,
+) -> Result<DynamoDbEventResponse, ApiError> {
+    let first = event
+        .payload
+        .records
+        .first()
+        .map(|r| r.change.sequence_number.clone());
+    let purged = match handler {
+        StreamHandler::PurgeUser => purge_batch(app, event).await?,
+    };
+    let mut response = DynamoDbEventResponse::default();
+    if purged == Purged::Stopped {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = first.flatten();
+        response.batch_item_failures.push(failure);
     }
+    Ok(response)
 }

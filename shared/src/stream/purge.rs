@@ -65,22 +65,50 @@ fn out_of_time() -> ApiError {
     ApiError::internal("a purge ran out of time; the stream will deliver it again")
 }
 
+/// How a batch ended: every user's purge done (or not to be done), or one
+/// stopped at the invocation's deadline, as the purge of a large user does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    Done,
+    /// Stopped by the deadline: the stream must deliver the batch again,
+    /// and the purge resumes where it stopped.
+    Stopped,
+}
+
+/// The batch, with a stop at the deadline as an error, as a caller that
+/// only needs to know whether to deliver it again sees it.
 pub async fn purge_users(app: &App, event: LambdaEvent<Event>) -> Result<(), ApiError> {
+    match purge_batch(app, event).await? {
+        Purged::Done => Ok(()),
+        Purged::Stopped => Err(out_of_time()),
+    }
+}
+
+/// The batch. A stop at the deadline is planned work, not a fault: it is
+/// told apart from errors so that the function does not fail for it.
+pub async fn purge_batch(app: &App, event: LambdaEvent<Event>) -> Result<Purged, ApiError> {
     let left = time_left(&event.context, app.config.delete_budget);
     if left.is_zero() {
-        return Err(out_of_time());
+        return Ok(Purged::Stopped);
     }
     let deadline = Instant::now() + left;
     let lease_until = crate::clock::now_ms() + i64::try_from(left.as_millis()).unwrap_or(0);
     for id in handed_over(&event.payload) {
         // The one line that names a user whose purge did not finish: what
         // the runbook reads when a record lands in the dead-letter queue.
-        if let Err(err) = purge_one(app, &id, deadline, lease_until).await {
-            tracing::warn!(user = %id, error = %err, "purge: stopped; the stream delivers it again");
-            return Err(err);
+        match purge_one(app, &id, deadline, lease_until).await {
+            Ok(Purged::Done) => {}
+            Ok(Purged::Stopped) => {
+                tracing::info!(user = %id, "purge: stopped at the deadline; the stream delivers it again");
+                return Ok(Purged::Stopped);
+            }
+            Err(err) => {
+                tracing::warn!(user = %id, error = %err, "purge: stopped; the stream delivers it again");
+                return Err(err);
+            }
         }
     }
-    Ok(())
+    Ok(Purged::Done)
 }
 
 async fn purge_one(
@@ -88,13 +116,13 @@ async fn purge_one(
     id: &UserId,
     deadline: Instant,
     lease_until: i64,
-) -> Result<(), ApiError> {
+) -> Result<Purged, ApiError> {
     let Some(user) = app.store.tombstone_of(id).await? else {
         tracing::info!(user = %id, "purge: no deletion under way");
-        return Ok(());
+        return Ok(Purged::Done);
     };
     if !app.store.take_purge(id, lease_until).await? {
-        return Ok(());
+        return Ok(Purged::Done);
     }
     loop {
         let started = Instant::now();
@@ -105,16 +133,16 @@ async fn purge_one(
         metrics::purged(pass.removed, started.elapsed());
         match pass.progress {
             DeleteProgress::Done => break,
-            DeleteProgress::InProgress => return Err(out_of_time()),
+            DeleteProgress::InProgress => return Ok(Purged::Stopped),
             DeleteProgress::WaitingFor(until) => {
                 let wait = wait_for_lease(until);
                 if Instant::now() + wait >= deadline {
-                    return Err(out_of_time());
+                    return Ok(Purged::Stopped);
                 }
                 tokio::time::sleep(wait).await;
             }
         }
     }
     tracing::info!(user = %id, "purge: done");
-    Ok(())
+    Ok(Purged::Done)
 }
