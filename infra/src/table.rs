@@ -239,6 +239,10 @@ mod tests {
             shared::keys::BY_FIRST_NAME,
             shared::keys::BY_LAST_NAME,
             shared::keys::BY_CREATED,
+            shared::keys::EVENTS_BY_TIME,
+            shared::keys::EVENTS_BY_USER,
+            shared::keys::EVENTS_BY_TYPE,
+            shared::keys::EVENTS_BY_ENTITY,
         ] {
             let declared = def
                 .global_secondary_indexes
@@ -254,11 +258,9 @@ mod tests {
         }
         let stream = def
             .stream_specification
-            .expect("purge-user needs the table's stream");
-        assert!(matches!(
-            stream.stream_view_type.as_str(),
-            "NEW_IMAGE" | "NEW_AND_OLD_IMAGES"
-        ));
+            .expect("purge-user and events need the table's stream");
+        // An update's event names the fields that changed: old images too.
+        assert_eq!(stream.stream_view_type, "NEW_AND_OLD_IMAGES");
         for index in [shared::keys::TXN_BY_DATE, shared::keys::TXN_BY_ACCOUNT] {
             let declared = def
                 .local_secondary_indexes

@@ -26,6 +26,11 @@
 //! The profile also carries the attributes that place it in the search
 //! indexes (see [`Index`]); a tombstoned profile drops them and so vanishes
 //! from every index at once.
+//!
+//! Events are items of their own (`pk = EVENT#<id>`, `sk = EVENT`), read
+//! newest first through four indexes that share the sort key `evKey`
+//! ([`EVENTS_BY_TIME`], [`EVENTS_BY_USER`], [`EVENTS_BY_TYPE`],
+//! [`EVENTS_BY_ENTITY`]); only event items carry their attributes.
 
 use crate::user::UserId;
 
@@ -92,6 +97,15 @@ pub fn transaction_sk(id: &str, connection: &str) -> String {
 pub fn transaction_id_prefix(id: &str) -> String {
     format!("{TRANSACTION_PREFIX}{id}#")
 }
+
+/// An event's item: a partition of its own, named by the event's id (the
+/// digest of the stream record that made it), so that recording an event
+/// twice is one conditional put refused.
+pub fn event_pk(id: &str) -> String {
+    format!("EVENT#{id}")
+}
+
+pub const EVENT_SK: &str = "EVENT";
 
 /// A local secondary index: same partition as the table, another sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +197,63 @@ pub const BY_CREATED: Index = Index {
 /// 4,000 writes/s of headroom; a listing page reads one Query per shard.
 pub const LIST_SHARDS: u8 = 4;
 
+/// The whole events feed, newest first when read backwards. Every event is
+/// in its one partition ([`EVENT_FEED`]): a GSI partition takes about 1,000
+/// writes a second, which is the ceiling of the feed (about 1,000 profile
+/// and connection changes a second across the service). Reading the feed
+/// newest first needs one ordered partition; sharding it would make each
+/// page a merge of several Queries, as the users listing is.
+pub const EVENTS_BY_TIME: Index = Index {
+    name: "eventsByTime",
+    pk: "evFeed",
+    sk: "evKey",
+};
+
+/// One user's events, newest first. Partition: the user id.
+pub const EVENTS_BY_USER: Index = Index {
+    name: "eventsByUser",
+    pk: "evUser",
+    sk: "evKey",
+};
+
+/// One type's events (`user.created`), newest first. Six partitions, each
+/// as hot as its type's writes.
+pub const EVENTS_BY_TYPE: Index = Index {
+    name: "eventsByType",
+    pk: "evType",
+    sk: "evKey",
+};
+
+/// One entity's events (`user` or `connection`), newest first.
+pub const EVENTS_BY_ENTITY: Index = Index {
+    name: "eventsByEntity",
+    pk: "evEntity",
+    sk: "evKey",
+};
+
+/// The one [`EVENTS_BY_TIME`] partition.
+pub const EVENT_FEED: &str = "EVENTS";
+
+/// How many digits a stream sequence number is padded to in [`event_key`]:
+/// DynamoDB Streams' sequence numbers are decimal and at most 40 digits
+/// long, so padded they sort as the numbers do.
+const SEQUENCE_DIGITS: usize = 40;
+
+/// The sort key of an event in every events index: its time (RFC 3339, UTC,
+/// fixed width, so text order is time order), then the stream's sequence
+/// number (the order of changes within a second), then the id (which makes
+/// it unique). Read backwards, newest first.
+pub fn event_key(created_date: &str, sequence: &str, id: &str) -> String {
+    let sequence = if sequence.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{sequence:0>SEQUENCE_DIGITS$}")
+    } else {
+        // Not a sequence number DynamoDB writes: kept as it is, after every
+        // padded one, rather than refused (the event is still recorded).
+        sequence.to_owned()
+    };
+    format!("{created_date}#{sequence}#{id}")
+}
+
 /// Separates a folded name from the user id in a name sort key. Names may not
 /// contain control characters, so this cannot occur inside a name, and it
 /// sorts below every printable character: "ann" + SEP comes before "anna".
@@ -259,6 +330,18 @@ mod tests {
         assert_eq!(user_of_pk(&user_pk(&id)), Some(id));
         assert_eq!(user_of_pk("USERS#0"), None);
         assert_eq!(user_of_pk(&id.to_string()), None);
+    }
+
+    #[test]
+    fn event_keys_sort_by_time_then_sequence() {
+        let a = event_key("2026-12-01T00:00:00Z", "9", "ff");
+        let b = event_key("2026-12-01T00:00:00Z", "10", "00");
+        let c = event_key("2026-12-01T00:00:01Z", "1", "00");
+        assert!(a < b && b < c, "{a} {b} {c}");
+        assert!(a.contains(&format!("#{}9#", "0".repeat(39))));
+        // Never panics, whatever the record says.
+        assert!(event_key("t", "", "x").starts_with("t#"));
+        assert!(event_key("t", "not-a-number", "x").contains("not-a-number"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - **Domain**: what a user, a search and a financial record are, and the
 //!   rules they keep. [`user`] (validated values, [`user::UserRule`]),
 //!   [`finance`] (connections, accounts, transactions, ingest), [`search`]
-//!   (what a search asks for), [`filter`] (Basiq's filter syntax), [`fold`],
+//!   (what a search asks for), [`event`] (the events of the feed, their
+//!   types and filter), [`filter`] (Basiq's filter syntax), [`fold`],
 //!   [`clock`], [`idempotency`] (keys and request digests), [`error`].
 //! - **Storage**: [`keys`] declares every key template and index, and
 //!   [`store`] is the only code that talks to DynamoDB: typed answers in,
@@ -20,6 +21,7 @@
 // Domain
 pub mod clock;
 pub mod error;
+pub mod event;
 pub mod filter;
 pub mod finance;
 pub mod fold;

@@ -27,6 +27,10 @@ pub enum Route {
     GetAccount,
     ListTransactions,
     GetTransaction,
+    ListEvents,
+    GetEvent,
+    ListEventTypes,
+    GetEventType,
 }
 
 /// A method and path template, and the function that answers it.
@@ -56,8 +60,11 @@ pub const FALLBACK: &str = "fallback";
 /// Basiq's client libraries call them; template.yaml declares both forms.
 pub const SLASHED: [&str; 2] = ["/users", "/users/{userId}"];
 
-/// Every endpoint, as template.yaml declares them.
-pub const ENDPOINTS: [Endpoint; 18] = [
+/// Every endpoint, as template.yaml declares them. A literal path comes
+/// before a template it also matches (`/events/types` before
+/// `/events/{eventId}`), so that the first match wins as API Gateway's most
+/// specific route does.
+pub const ENDPOINTS: [Endpoint; 22] = [
     endpoint("GET", "/", DASHBOARD),
     endpoint("GET", "/assets/{asset}", DASHBOARD),
     endpoint("GET", "/openapi.json", DASHBOARD),
@@ -88,6 +95,10 @@ pub const ENDPOINTS: [Endpoint; 18] = [
         "/users/{userId}/transactions/{transactionId}",
         "get-transaction",
     ),
+    endpoint("GET", "/events", "list-events"),
+    endpoint("GET", "/events/types", "list-event-types"),
+    endpoint("GET", "/events/types/{typeId}", "get-event-type"),
+    endpoint("GET", "/events/{eventId}", "get-event"),
 ];
 
 /// What the route table says of a method and a path.
@@ -168,7 +179,7 @@ fn match_template(
 }
 
 impl Route {
-    pub const ALL: [Route; 14] = [
+    pub const ALL: [Route; 18] = [
         Route::IssueToken,
         Route::CreateUser,
         Route::SearchUsers,
@@ -183,6 +194,10 @@ impl Route {
         Route::GetAccount,
         Route::ListTransactions,
         Route::GetTransaction,
+        Route::ListEvents,
+        Route::GetEvent,
+        Route::ListEventTypes,
+        Route::GetEventType,
     ];
 
     /// The Lambda function (and binary) that serves this route.
@@ -202,6 +217,10 @@ impl Route {
             Route::GetAccount => "get-account",
             Route::ListTransactions => "list-transactions",
             Route::GetTransaction => "get-transaction",
+            Route::ListEvents => "list-events",
+            Route::GetEvent => "get-event",
+            Route::ListEventTypes => "list-event-types",
+            Route::GetEventType => "get-event-type",
         }
     }
 
@@ -221,7 +240,10 @@ impl Route {
     pub fn needs(self) -> Needs {
         Needs {
             tokens: true,
-            cursors: matches!(self, Route::SearchUsers | Route::ListTransactions),
+            cursors: matches!(
+                self,
+                Route::SearchUsers | Route::ListTransactions | Route::ListEvents
+            ),
         }
     }
 }
@@ -253,6 +275,10 @@ impl Route {
             Route::GetAccount => |app, req| Box::pin(api::get_account(app, req)),
             Route::ListTransactions => |app, req| Box::pin(api::list_transactions(app, req)),
             Route::GetTransaction => |app, req| Box::pin(api::get_transaction(app, req)),
+            Route::ListEvents => |app, req| Box::pin(api::events::list_events(app, req)),
+            Route::GetEvent => |app, req| Box::pin(api::events::get_event(app, req)),
+            Route::ListEventTypes => |app, req| Box::pin(api::events::list_event_types(app, req)),
+            Route::GetEventType => |app, req| Box::pin(api::events::get_event_type(app, req)),
         }
     }
 }
@@ -280,6 +306,21 @@ mod tests {
         assert_eq!(function_of("POST", "/users/"), Some("create-user"));
         assert_eq!(function_of("PATCH", "/users/x/"), Some("update-user"));
         assert_eq!(function_of("HEAD", "/"), Some(DASHBOARD));
+        assert_eq!(function_of("GET", "/events"), Some("list-events"));
+        assert_eq!(
+            function_of("GET", "/events/types"),
+            Some("list-event-types"),
+            "the literal wins over {{eventId}}"
+        );
+        assert_eq!(
+            function_of("GET", "/events/types/user.created"),
+            Some("get-event-type")
+        );
+        assert_eq!(function_of("GET", "/events/abc"), Some("get-event"));
+        assert_eq!(
+            resolve("POST", "/events/types"),
+            Resolved::MethodNotAllowed(vec!["GET"])
+        );
         assert_eq!(
             function_of("GET", "/users/x/accounts/"),
             None,

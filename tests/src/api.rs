@@ -137,6 +137,31 @@ impl<'a> TestApi<'a> {
         let event = record_event(Route::GetTransaction, "GET", user, "transactionId", id);
         self.call(Route::GetTransaction, event).await
     }
+
+    /// `GET /events` with these query parameters.
+    pub async fn list_events(self, params: &[(&str, &str)]) -> Reply {
+        let event = params
+            .iter()
+            .fold(event(Route::ListEvents, "GET", &[]), |e, (k, v)| {
+                e.query(k, v)
+            });
+        self.call(Route::ListEvents, event).await
+    }
+
+    pub async fn get_event(self, id: &str) -> Reply {
+        let event = event(Route::GetEvent, "GET", &[("eventId", id)]);
+        self.call(Route::GetEvent, event).await
+    }
+
+    pub async fn list_event_types(self) -> Reply {
+        let event = event(Route::ListEventTypes, "GET", &[]);
+        self.call(Route::ListEventTypes, event).await
+    }
+
+    pub async fn get_event_type(self, id: &str) -> Reply {
+        let event = event(Route::GetEventType, "GET", &[("typeId", id)]);
+        self.call(Route::GetEventType, event).await
+    }
 }
 
 /// An event for a route under `/users/{userId}`.

@@ -234,3 +234,52 @@ pub fn handover_event(user: &str) -> aws_lambda_events::event::dynamodb::Event {
     }))
     .expect("a DynamoDB stream event")
 }
+
+/// An item as DynamoDB holds it (and the SDK reads it).
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// An item as a stream record's image writes it (DynamoDB JSON).
+pub fn image(item: &Item) -> Value {
+    serde_json::to_value(serde_dynamo::Item::from(item.clone())).expect("an image")
+}
+
+/// One record of the table's stream (NEW_AND_OLD_IMAGES) as Lambda delivers
+/// it: `name` is `INSERT`, `MODIFY` or `REMOVE`, with the item before
+/// (`old`) and after (`new`) the write, as DynamoDB writes them (none before
+/// an INSERT, none after a REMOVE). The keys are the item's; `sequence`
+/// orders the records of one shard; the time is now. Each record has an
+/// `eventID` of its own: deliver the same record again to redeliver it.
+pub fn stream_record(name: &str, old: Option<&Item>, new: Option<&Item>, sequence: u64) -> Value {
+    let item = new.or(old).expect("an image");
+    let keys: Item = ["pk", "sk"]
+        .into_iter()
+        .map(|k| (k.to_owned(), item[k].clone()))
+        .collect();
+    let mut change = json!({
+        "ApproximateCreationDateTime": crate::time_now(),
+        "Keys": image(&keys),
+        "SequenceNumber": sequence.to_string(),
+        "SizeBytes": 512,
+        "StreamViewType": "NEW_AND_OLD_IMAGES"
+    });
+    if let Some(new) = new {
+        change["NewImage"] = image(new);
+    }
+    if let Some(old) = old {
+        change["OldImage"] = image(old);
+    }
+    json!({
+        "eventID": uuid::Uuid::new_v4().simple().to_string(),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": change,
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-11-26T00:00:00.000"
+    })
+}
+
+/// A batch of stream records, as the event source mapping delivers it.
+pub fn stream_batch(records: &[Value]) -> aws_lambda_events::event::dynamodb::Event {
+    serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+}

@@ -78,7 +78,9 @@ fn every_function_has_its_entry_point_and_template_resource() {
     let mut functions: BTreeSet<String> = Route::ALL.iter().map(|r| r.function().into()).collect();
     functions.insert(DASHBOARD.into());
     functions.insert(FALLBACK.into());
+    // The functions of the table's stream.
     functions.insert("purge-user".into());
+    functions.insert("events".into());
     assert_eq!(bins, functions);
 
     let resources = template()["Resources"].as_mapping().unwrap().clone();

@@ -115,7 +115,7 @@ async fn cold_event(
     let under = |rest: &str| Event::user("GET", user).path(&format!("/users/{user}/{rest}"));
     let event = match function {
         FLOOR | SDK_FLOOR => return Ok(json!({"hello": "world"})),
-        "purge-user" => return Ok(json!({"Records": []})),
+        "purge-user" | "events" => return Ok(json!({"Records": []})),
         "dashboard" => Event::new("GET", "/").without_auth(),
         "issue-token" => Event::new("POST", "/token")
             .without_auth()
@@ -156,6 +156,15 @@ async fn cold_event(
         "list-transactions" => under("transactions"),
         "get-transaction" => under(&format!("transactions/{}", f.transaction))
             .path_parameter("transactionId", &f.transaction),
+        "list-events" => Event::new("GET", "/events"),
+        "get-event" => {
+            let id = "0".repeat(64);
+            Event::new("GET", &format!("/events/{id}")).path_parameter("eventId", &id)
+        }
+        "list-event-types" => Event::new("GET", "/events/types"),
+        "get-event-type" => {
+            Event::new("GET", "/events/types/user.created").path_parameter("typeId", "user.created")
+        }
         other => return Err(format!("no cold-start event for {other}")),
     };
     Ok(event.to_json())

@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::{caller, context, created_or_replayed};
+use super::{acting, caller, context, created_or_replayed};
 use crate::auth::Need;
 use crate::config::App;
 use crate::error::ApiError;
@@ -50,8 +50,7 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
             }),
             _ => None,
         };
-        let once = app
-            .store
+        let once = acting(app, &claims, &ctx)
             .ingest(
                 &user,
                 &ingest,
@@ -128,10 +127,11 @@ pub async fn get_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-connection", async {
-        caller(app, &req)?.require(Need::Server)?;
+        let claims = caller(app, &req)?;
+        claims.require(Need::Server)?;
         let user = request::path_user_id(&req)?;
         let id = request::path_record_id(&req, "connectionId")?;
-        app.store
+        acting(app, &claims, &ctx)
             .delete_connection(&user, &id, app.config.delete_parallelism)
             .await?;
         Ok(response::no_content())

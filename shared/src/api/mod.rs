@@ -1,6 +1,7 @@
 //! The HTTP handlers, one per route. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies.
 
+pub mod events;
 mod fallback;
 mod finance;
 mod search;
@@ -19,12 +20,12 @@ pub use users::{create_user, delete_user, get_user, update_user};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::{self, Claims};
+use crate::auth::{self, Claims, Stamp};
 use crate::config::App;
 use crate::error::ApiError;
 use crate::http::request::Context;
 use crate::http::response;
-use crate::store::Once;
+use crate::store::{Once, Store};
 use crate::telemetry::metrics::{self, Metric};
 
 /// What every response needs to know about its request.
@@ -35,6 +36,13 @@ fn context(app: &App, req: &Request) -> Context {
 /// Who is asking: the request's bearer token, checked.
 fn caller(app: &App, req: &Request) -> Result<Claims, ApiError> {
     auth::authenticate(req, app.config.tokens()?)
+}
+
+/// The store as this caller's: its writes of a profile or a connection
+/// record who asked (`claims`) and in which request (`ctx`), in the same
+/// write. Every handler that writes for a caller writes through it.
+fn acting(app: &App, claims: &Claims, ctx: &Context) -> Store {
+    app.store.acting(Stamp::new(claims, &ctx.correlation_id))
 }
 
 /// 201 with the new resource, or the stored answer of the first request

@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{caller, context, created_or_replayed};
+use super::{acting, caller, context, created_or_replayed};
 use crate::auth::Need;
 use crate::config::App;
 use crate::http::request;
@@ -32,12 +32,12 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
         let new_user = user::decode_create(body)?;
         let user = new_user.into_user(UserId::new(), crate::clock::now());
         let text = serde_json::to_string(&UserView::new(&user, &ctx.without_host()))?;
+        let store = acting(app, &claims, &ctx);
         let (Some(key), Some(digest)) = (key, digest) else {
-            app.store.insert_user(&user).await?;
+            store.insert_user(&user).await?;
             return Ok(created_or_replayed(Once::Created, &text, &ctx, CREATED));
         };
-        let once = app
-            .store
+        let once = store
             .insert_user_once(
                 &user,
                 OnceRecord {
@@ -73,11 +73,14 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
 pub async fn update_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "update-user", async {
-        caller(app, &req)?.require(Need::Server)?;
+        let claims = caller(app, &req)?;
+        claims.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
-        let user = app.store.update_user(&id, &patch, if_match).await?;
+        let user = acting(app, &claims, &ctx)
+            .update_user(&id, &patch, if_match)
+            .await?;
         metrics::count(Metric::UsersUpdated);
         Ok(response::with_etag(
             response::json(StatusCode::OK, &UserView::new(&user, &ctx)),
@@ -95,11 +98,15 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-user", async {
-        caller(app, &req)?.require(Need::Server)?;
+        let claims = caller(app, &req)?;
+        claims.require(Need::Server)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;
-        let user = app.store.tombstone_user(&id, if_match).await?;
+        // The tombstone names who deleted the user; the purge stamps nothing.
+        let user = acting(app, &claims, &ctx)
+            .tombstone_user(&id, if_match)
+            .await?;
         // Once per user: from here the user is gone for every reader, and a
         // repeated DELETE (as the runbook asks for) counts nothing more.
         if user.began {

@@ -2,9 +2,11 @@
 //! /token`), as Basiq does: `SERVER_ACCESS` for a backend, `CLIENT_ACCESS`
 //! bound to one user. Every other endpoint checks its token here, in one place.
 
+mod actor;
 mod api_key;
 mod token;
 
+pub use actor::{Actor, Stamp};
 pub use api_key::ApiKey;
 pub use token::{Claims, Scope, TokenSigner, TOKEN_LIFETIME_SECONDS};
 

@@ -1,8 +1,10 @@
-//! The JSON shapes of users in responses, as Basiq's schemas define them.
-//! Fields the schema requires and the user lacks are empty strings.
+//! The JSON shapes of users and events in responses, as Basiq's schemas
+//! define them. Fields the schema requires and the user lacks are empty
+//! strings.
 
 use serde::Serialize;
 
+use crate::event::{Event, EventData, EventType};
 use crate::http::request::Context;
 use crate::store::Overview;
 use crate::user::{BusinessAddress, BusinessIdType, Name, User, UserSummary};
@@ -248,5 +250,64 @@ impl<T> PageView<T> {
     pub fn with_size(mut self, size: usize) -> Self {
         self.size = Some(size);
         self
+    }
+}
+
+/// `EventsData` (and `RetrieveEvent`): one event, with its `dataRef` and
+/// `links.self` rooted at the request's base like every link. Who made the
+/// change (the item's stamp) is kept for the audit trail, not shown here.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    created_date: &'a str,
+    entity: &'static str,
+    event_type: &'static str,
+    user_id: String,
+    data_ref: String,
+    data: &'a EventData,
+    links: SelfLink,
+}
+
+impl<'a> EventView<'a> {
+    pub fn new(event: &'a Event, ctx: &Context) -> Self {
+        Self {
+            kind: "event",
+            id: event.id.as_str(),
+            created_date: &event.created_date,
+            entity: event.kind.entity.as_str(),
+            event_type: event.kind.action.as_str(),
+            user_id: event.user.to_string(),
+            data_ref: format!("{}{}", ctx.base_url, event.data_ref()),
+            data: &event.data,
+            links: SelfLink {
+                self_: format!("{}/events/{}", ctx.base_url, event.id),
+            },
+        }
+    }
+}
+
+/// `EventType`: one type of the catalogue.
+#[derive(Debug, Serialize)]
+pub struct EventTypeView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'static str,
+    description: &'static str,
+    links: SelfLink,
+}
+
+impl EventTypeView {
+    pub fn new(event_type: EventType, ctx: &Context) -> Self {
+        Self {
+            kind: "eventType",
+            id: event_type.id(),
+            description: event_type.description(),
+            links: SelfLink {
+                self_: format!("{}/events/types/{}", ctx.base_url, event_type.id()),
+            },
+        }
     }
 }

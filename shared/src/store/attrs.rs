@@ -39,6 +39,19 @@ pub(crate) const PURGE_LEASE_UNTIL: &str = "purgeLeaseUntil";
 /// On a hand-over item: when (epoch ms) the deletion was handed over.
 pub(crate) const REQUESTED_AT: &str = "requestedAt";
 
+/// On a profile and a connection: who made the last write (`key:<id>` or
+/// `user:<id>`, never anything personal) and the request's correlation id,
+/// stamped in the write itself; the events and the audit trail read them.
+pub(crate) const ACTOR: &str = "actor";
+pub(crate) const CORRELATION_ID: &str = "correlationId";
+/// On a tombstoned profile: what its deletion has removed so far, by kind.
+/// The profile's last image, in the stream's REMOVE record, carries the
+/// totals: the deletion receipt.
+pub(crate) const REMOVED_CONNECTIONS: &str = "removedConnections";
+pub(crate) const REMOVED_ACCOUNTS: &str = "removedAccounts";
+pub(crate) const REMOVED_TRANSACTIONS: &str = "removedTransactions";
+pub(crate) const REMOVED_OTHER: &str = "removedOther";
+
 /// A record's connection (accounts and transactions).
 pub(crate) const CONNECTION: &str = "connection";
 /// On a connection (and an ingest's record): until when (epoch ms) an ingest

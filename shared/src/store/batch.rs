@@ -31,56 +31,57 @@ impl Store {
     }
 
     /// As [`Store::write_batches`], but no batch is started, and no batch
-    /// retried, once `deadline` has passed: how many requests were written,
-    /// fewer than given when some were left for it. After an error no
-    /// further batch starts either; in every case the batches already sent
-    /// finish before this returns, so nothing is still being written when
-    /// the caller goes on.
+    /// retried, once `deadline` has passed: the requests left unwritten for
+    /// it (none when all were written). They are returned themselves, not
+    /// counted, so that a caller can tell what was written, by kind (the
+    /// deletion receipt does), without a copy of what it sent. After an
+    /// error no further batch starts either; in every case the batches
+    /// already sent finish before this returns, so nothing is still being
+    /// written when the caller goes on.
     pub(super) async fn write_batches_until(
         &self,
         requests: Vec<WriteRequest>,
         parallelism: usize,
         deadline: Option<Instant>,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<Vec<WriteRequest>, ApiError> {
         let mut chunks = Vec::with_capacity(requests.len().div_ceil(BATCH_SIZE));
         let mut requests = requests.into_iter().peekable();
         while requests.peek().is_some() {
             chunks.push(requests.by_ref().take(BATCH_SIZE).collect::<Vec<_>>());
         }
         let failed = AtomicBool::new(false);
-        let results: Vec<Result<usize, ApiError>> = stream::iter(chunks)
+        let results: Vec<Result<Vec<WriteRequest>, ApiError>> = stream::iter(chunks)
             .map(|chunk| {
                 let failed = &failed;
                 async move {
                     if failed.load(Ordering::Relaxed) || past(deadline) {
-                        return Ok(0);
+                        return Ok(chunk);
                     }
-                    let written = self.write_batch(chunk, deadline).await;
-                    if written.is_err() {
+                    let unwritten = self.write_batch(chunk, deadline).await;
+                    if unwritten.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
-                    written
+                    unwritten
                 }
             })
             .buffer_unordered(parallelism.max(1))
             .collect()
             .await;
-        let mut written = 0;
+        let mut unwritten = Vec::new();
         for result in results {
-            written += result?;
+            unwritten.extend(result?);
         }
-        Ok(written)
+        Ok(unwritten)
     }
 
     /// One batch of at most 25, retrying `UnprocessedItems` with exponential
     /// backoff and full jitter until all are written, the deadline passes,
-    /// or the attempts run out (503): how many were written.
+    /// or the attempts run out (503): the requests still unprocessed.
     async fn write_batch(
         &self,
         mut pending: Vec<WriteRequest>,
         deadline: Option<Instant>,
-    ) -> Result<usize, ApiError> {
-        let given = pending.len();
+    ) -> Result<Vec<WriteRequest>, ApiError> {
         for attempt in 0..MAX_ATTEMPTS {
             let output = self
                 .client
@@ -97,7 +98,7 @@ impl Store {
                 .and_then(|mut items| items.remove(&self.table))
                 .unwrap_or_default();
             if pending.is_empty() || past(deadline) {
-                return Ok(given.saturating_sub(pending.len()));
+                return Ok(pending);
             }
             tokio::time::sleep(backoff(attempt)).await;
         }

@@ -1,9 +1,9 @@
 //! Deleting a connection with its accounts and their transactions, in
 //! phases that an interruption cannot leave an orphan between:
 //!
-//! 1. The connection is tombstoned, if no ingest holds it (else 409): from
-//!    here it, its accounts and its transactions are gone for every reader,
-//!    and no ingest of it can start.
+//! 1. The connection is tombstoned, with the caller's stamp, if no ingest
+//!    holds it (else 409): from here it, its accounts and its transactions
+//!    are gone for every reader, and no ingest of it can start.
 //! 2. Every transaction of its accounts is deleted.
 //! 3. Then its accounts, which lead a repeated call to those transactions
 //!    until they are all gone.
@@ -96,6 +96,8 @@ impl Store {
             .build()?;
         let mut mark = Update::default();
         mark.set_if_absent(attrs::DELETED_AT, s(crate::clock::now()));
+        // Who deleted the connection, in the tombstone's own write.
+        self.stamp_update(&mut mark);
         let mut e = Expr::default();
         let update = e.update(&mark);
         let free = e.condition(&Cond::And(vec![

@@ -52,7 +52,91 @@ pub enum DeleteProgress {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgePass {
     pub progress: DeleteProgress,
+    /// Every item removed, the profile and the creation's record included:
+    /// what the handlers report as a metric.
     pub removed: usize,
+    /// What this pass removed of what the user owned, by kind: what it
+    /// added to the deletion receipt.
+    pub receipt: Removed,
+}
+
+/// What a deletion removed of what the user owned besides its profile, by
+/// kind, told by the removed items' sort keys: the deletion receipt. Each
+/// purge pass adds its own to the tombstoned profile before the profile
+/// goes, so the profile's last image (the stream's REMOVE record) carries
+/// the totals of every pass: the proof that everything went, and what.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub connections: u64,
+    pub accounts: u64,
+    pub transactions: u64,
+    /// Everything else: the ingests' and the creation's idempotency records,
+    /// the hand-over item.
+    pub other: u64,
+}
+
+impl Removed {
+    /// The receipt a profile item carries (none yet: all zero).
+    pub fn of(item: &Item) -> Self {
+        let count = |attr: &str| {
+            item.get(attr)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Self {
+            connections: count(attrs::REMOVED_CONNECTIONS),
+            accounts: count(attrs::REMOVED_ACCOUNTS),
+            transactions: count(attrs::REMOVED_TRANSACTIONS),
+            other: count(attrs::REMOVED_OTHER),
+        }
+    }
+
+    /// Counts the item with sort key `sk` under its kind.
+    fn count(&mut self, sk: &str) {
+        let kind = if sk.starts_with(keys::CONNECTION_PREFIX) {
+            &mut self.connections
+        } else if sk.starts_with(keys::ACCOUNT_PREFIX) {
+            &mut self.accounts
+        } else if sk.starts_with(keys::TRANSACTION_PREFIX) {
+            &mut self.transactions
+        } else {
+            &mut self.other
+        };
+        *kind += 1;
+    }
+
+    /// The items that `requests` (deletes) name, by kind.
+    fn of_requests(requests: &[WriteRequest]) -> Self {
+        let mut removed = Self::default();
+        for request in requests {
+            if let Some(delete) = request.delete_request() {
+                removed.count(text(delete.key(), keys::SK));
+            }
+        }
+        removed
+    }
+
+    pub fn total(&self) -> u64 {
+        self.connections + self.accounts + self.transactions + self.other
+    }
+
+    fn add(&mut self, other: Self) {
+        self.connections += other.connections;
+        self.accounts += other.accounts;
+        self.transactions += other.transactions;
+        self.other += other.other;
+    }
+
+    /// These, less `other`: what was sent less what was left unwritten.
+    fn less(self, other: Self) -> Self {
+        Self {
+            connections: self.connections.saturating_sub(other.connections),
+            accounts: self.accounts.saturating_sub(other.accounts),
+            transactions: self.transactions.saturating_sub(other.transactions),
+            other: self.other.saturating_sub(other.other),
+        }
+    }
 }
 
 /// A user whose deletion has begun, as its profile says.
@@ -107,6 +191,10 @@ impl Store {
         for attr in INDEX_ATTRIBUTES {
             update.remove(attr);
         }
+        // Who deleted the user, in the same write; a repeated DELETE, a
+        // write too, stamps its own caller. The purge that follows leaves
+        // the stamp alone, so the profile's last image names the caller.
+        self.stamp_update(&mut update);
         let mut condition = vec![Cond::Exists(keys::PK)];
         if let Some(expected) = if_match {
             condition.push(Cond::Eq(attrs::VERSION, n(expected)));
@@ -254,6 +342,16 @@ impl Store {
 
     /// As [`Store::purge_user`], also telling how many items the pass
     /// removed, which the handlers report as a metric.
+    ///
+    /// The pass counts what it removed by kind and, when that is anything,
+    /// adds it to the profile's receipt with one UpdateItem at its end:
+    /// before it returns early (out of time, or waiting for a lease), and
+    /// before the profile's own delete. The receipt is exact when every
+    /// pass ends so; a pass cut short by an error or a crash adds nothing,
+    /// so what it had removed is missing from the totals (never counted
+    /// twice: its items are gone when the next pass reads the partition).
+    /// An item that another writer deleted at the same time (two purges at
+    /// once) is counted by each pass that sent its delete.
     pub async fn purge_pass(
         &self,
         user: &Tombstone,
@@ -262,6 +360,7 @@ impl Store {
     ) -> Result<PurgePass, ApiError> {
         let id = &user.id;
         let mut removed = 0;
+        let mut receipt = Removed::default();
         let now_ms = crate::clock::now_ms();
         // Connections that an ingest still holds stay, and so does the user,
         // until the last lease is over.
@@ -305,6 +404,7 @@ impl Store {
             };
             let deletes: Vec<WriteRequest> = pending.drain(..full).collect();
             let sent = deletes.len();
+            let sending = Removed::of_requests(&deletes);
             let fetch_next = async {
                 match next.filter(|_| !out_of_time) {
                     Some(start) => self
@@ -320,11 +420,17 @@ impl Store {
                 self.write_batches_until(deletes, parallelism, batches_deadline),
                 fetch_next
             );
-            let written = written?;
-            removed += written;
-            if out_of_time || written < sent {
+            let unwritten = written?;
+            removed += sent - unwritten.len();
+            receipt.add(sending.less(Removed::of_requests(&unwritten)));
+            if out_of_time || !unwritten.is_empty() {
+                self.add_to_receipt(id, receipt).await?;
                 let progress = DeleteProgress::InProgress;
-                return Ok(PurgePass { progress, removed });
+                return Ok(PurgePass {
+                    progress,
+                    removed,
+                    receipt,
+                });
             }
             first_page = false;
             match fetched? {
@@ -333,19 +439,79 @@ impl Store {
             }
         }
         if let Some(until) = held_until {
+            self.add_to_receipt(id, receipt).await?;
             let progress = DeleteProgress::WaitingFor(until);
-            return Ok(PurgePass { progress, removed });
+            return Ok(PurgePass {
+                progress,
+                removed,
+                receipt,
+            });
         }
         if let Some(record) = &user.created_with {
-            self.delete_item(key(record.clone(), keys::IDEMPOTENCY_SK))
+            // Counted only if it was there: a pass run again after one that
+            // stopped between this delete and the profile's deletes it again.
+            let existed = self
+                .delete_existing(key(record.clone(), keys::IDEMPOTENCY_SK))
                 .await?;
             removed += 1;
+            receipt.other += u64::from(existed);
         }
+        // The receipt is complete before the profile goes: its last image holds the totals.
+        self.add_to_receipt(id, receipt).await?;
         self.delete_item(profile_key(id)).await?;
         Ok(PurgePass {
             progress: DeleteProgress::Done,
             removed: removed + 1,
+            receipt,
         })
+    }
+
+    /// Adds a pass's counts to the tombstoned profile's receipt: one
+    /// UpdateItem with `ADD`, which sums with what earlier passes added, and
+    /// none when the pass removed nothing. Conditional on the tombstone,
+    /// so that it never makes an item again: a profile already gone (a
+    /// purge beside this one finished) takes nothing. It carries no stamp:
+    /// the receipt is the purge's bookkeeping, and the profile keeps naming
+    /// who deleted the user.
+    async fn add_to_receipt(&self, id: &UserId, receipt: Removed) -> Result<(), ApiError> {
+        if receipt.total() == 0 {
+            return Ok(());
+        }
+        let mut additions = Update::default();
+        for (attr, count) in [
+            (attrs::REMOVED_CONNECTIONS, receipt.connections),
+            (attrs::REMOVED_ACCOUNTS, receipt.accounts),
+            (attrs::REMOVED_TRANSACTIONS, receipt.transactions),
+            (attrs::REMOVED_OTHER, receipt.other),
+        ] {
+            additions.add(attr, n(count));
+        }
+        let mut e = Expr::default();
+        let update = e.update(&additions);
+        let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
+        let result = retry_conflicts(|| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(profile_key(id)))
+                .update_expression(&update)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_consumed_capacity(CAPACITY)
+                .send()
+        })
+        .await;
+        match result {
+            Ok(output) => {
+                self.meter.record_write(output.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(err.into()),
+            },
+        }
     }
 
     /// One page of the partition's keys (at most `limit`), with each
@@ -395,4 +561,64 @@ fn page_for(deadline: Option<Instant>) -> usize {
 pub fn wait_for_lease(until_ms: i64) -> Duration {
     let left = until_ms.saturating_sub(crate::clock::now_ms()).max(0) as u64;
     Duration::from_millis(left) + Duration::from_secs(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delete(sk: &str) -> WriteRequest {
+        delete_request(key("USER#u".into(), sk)).unwrap()
+    }
+
+    #[test]
+    fn the_receipt_counts_removed_items_by_the_kind_their_sort_key_names() {
+        let sent = [
+            "CONN#c1",
+            "ACCT#a1",
+            "ACCT#a2",
+            "TXN#t1#c1",
+            "TXN#t2#c1",
+            "TXN#t3#c1",
+            "~ONCE#digest",
+            "PURGE",
+        ]
+        .map(delete);
+        let all = Removed::of_requests(&sent);
+        assert_eq!(
+            all,
+            Removed {
+                connections: 1,
+                accounts: 2,
+                transactions: 3,
+                other: 2
+            }
+        );
+        assert_eq!(all.total(), 8);
+        // What was left unwritten is not counted: it is counted by the pass that writes it.
+        let written = all.less(Removed::of_requests(&[
+            delete("TXN#t3#c1"),
+            delete("PURGE"),
+        ]));
+        assert_eq!((written.transactions, written.other), (2, 1));
+        let mut receipt = written;
+        receipt.add(written);
+        assert_eq!(receipt.total(), 12);
+    }
+
+    #[test]
+    fn a_profile_without_counters_has_an_empty_receipt() {
+        let mut item = key("USER#u".into(), keys::PROFILE_SK);
+        assert_eq!(Removed::of(&item), Removed::default());
+        item.insert(attrs::REMOVED_TRANSACTIONS.into(), n(40));
+        item.insert(attrs::REMOVED_OTHER.into(), n(3));
+        assert_eq!(
+            Removed::of(&item),
+            Removed {
+                transactions: 40,
+                other: 3,
+                ..Removed::default()
+            }
+        );
+    }
 }

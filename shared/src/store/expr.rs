@@ -82,10 +82,11 @@ impl Expr {
         parts.join(separator)
     }
 
-    /// An update expression: `SET …` then `REMOVE …`.
+    /// An update expression: `SET …`, then `REMOVE …`, then `ADD …`.
     pub fn update(&mut self, update: &Update) -> String {
         let mut set = Vec::new();
         let mut remove = Vec::new();
+        let mut add = Vec::new();
         for action in &update.actions {
             match action {
                 Action::Set(attr, value) => {
@@ -105,6 +106,11 @@ impl Expr {
                     set.push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
                 }
                 Action::Remove(attr) => remove.push(self.name(attr)),
+                Action::Add(attr, value) => {
+                    let name = self.name(attr);
+                    let value = self.value(value.clone());
+                    add.push(format!("{name} {value}"));
+                }
             }
         }
         let mut parts = Vec::new();
@@ -113,6 +119,9 @@ impl Expr {
         }
         if !remove.is_empty() {
             parts.push(format!("REMOVE {}", remove.join(", ")));
+        }
+        if !add.is_empty() {
+            parts.push(format!("ADD {}", add.join(", ")));
         }
         parts.join(" ")
     }
@@ -217,6 +226,7 @@ enum Action {
     SetIfAbsent(&'static str, AttributeValue),
     Increment(&'static str),
     Remove(&'static str),
+    Add(&'static str, AttributeValue),
 }
 
 /// The changes an UpdateItem makes.
@@ -245,6 +255,13 @@ impl Update {
 
     pub fn remove(&mut self, attr: &'static str) -> &mut Self {
         self.actions.push(Action::Remove(attr));
+        self
+    }
+
+    /// Adds `value` to a number attribute, atomically (from zero, when it
+    /// has none yet): sums that several writers make never lose a term.
+    pub fn add(&mut self, attr: &'static str, value: AttributeValue) -> &mut Self {
+        self.actions.push(Action::Add(attr, value));
         self
     }
 
@@ -322,5 +339,15 @@ mod tests {
         );
         assert_eq!(e.values().unwrap().len(), 4);
         assert!(Expr::default().names().is_none());
+    }
+
+    #[test]
+    fn additions_come_last_as_one_add_clause() {
+        let mut u = Update::default();
+        u.add("removedAccounts", AttributeValue::N("3".into()))
+            .set("actor", AttributeValue::S("key:1".into()))
+            .add("removedOther", AttributeValue::N("1".into()));
+        let mut e = Expr::default();
+        assert_eq!(e.update(&u), "SET #n1 = :v1 ADD #n0 :v0, #n2 :v2");
     }
 }

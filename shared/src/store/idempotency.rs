@@ -74,6 +74,8 @@ impl Store {
             .build()?;
         let mut profile = ProfileItem::build(user)?;
         profile.insert(attrs::CREATED_WITH.into(), s(record_pk));
+        // Who created the user, in the transaction's own put of it.
+        self.stamp_item(&mut profile);
         let mut e = Expr::default();
         let new = e.condition(&Cond::NotExists(keys::PK));
         let put_user = Put::builder()

@@ -2,10 +2,11 @@
 //!
 //! 1. **Commit**, one transaction: the user exists and is not being deleted;
 //!    the connection is written with a lease (no other ingest of it, and no
-//!    deletion of it, may start while the lease lasts); every account is
-//!    claimed for this connection (an account id another connection holds is
-//!    refused with 409, so no connection overwrites another's accounts); and,
-//!    with an `Idempotency-Key`, a *pending* record with the same lease.
+//!    deletion of it, may start while the lease lasts) and the caller's
+//!    stamp (see `Store::acting`); every account is claimed for this
+//!    connection (an account id another connection holds is refused with
+//!    409, so no connection overwrites another's accounts); and, with an
+//!    `Idempotency-Key`, a *pending* record with the same lease.
 //! 2. **Transactions**, with BatchWriteItem. Their keys hold the connection,
 //!    so they cannot overwrite another connection's either.
 //! 3. **Check**: the user is read again. A deletion that began meanwhile
@@ -153,6 +154,8 @@ impl Store {
         )?;
         connection.insert(attrs::LEASE_UNTIL.into(), n(lease.until));
         connection.insert(attrs::LEASE_ID.into(), s(&lease.id));
+        // Who wrote the connection, in the transaction's own put.
+        self.stamp_item(&mut connection);
         let mut e = Expr::default();
         let free = e.condition(&Cond::Or(vec![
             Cond::NotExists(keys::PK),
@@ -287,6 +290,9 @@ impl Store {
         let mut items = Vec::new();
         let mut release = Update::default();
         release.remove(attrs::LEASE_UNTIL).remove(attrs::LEASE_ID);
+        // A write of the connection like the commit's, by the same caller:
+        // stamped alike, so every write of a connection says who made it.
+        self.stamp_update(&mut release);
         items.push(update(
             &self.table,
             child_key(user, keys::connection_sk(connection)),

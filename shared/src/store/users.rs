@@ -30,8 +30,10 @@ fn write_id() -> String {
 impl Store {
     /// One conditional PutItem: a user id is never written twice. A retry of
     /// a write whose answer was lost finds the user it wrote, and succeeds.
+    /// The item carries this store's stamp (who created it, in which request).
     pub async fn insert_user(&self, user: &User) -> Result<(), ApiError> {
         let mut item = ProfileItem::build(user)?;
+        self.stamp_item(&mut item);
         let mine = write_id();
         item.insert(WRITE_ID.into(), s(&mine));
         let mut e = Expr::default();
@@ -78,11 +80,16 @@ impl Store {
     }
 
     /// Loads many new users at once (seeding, tests): BatchWriteItem, which
-    /// cannot be conditional, so only for users with fresh ids.
+    /// cannot be conditional, so only for users with fresh ids. Stamped as
+    /// any other write of a profile, when this store has a stamp.
     pub async fn import_users(&self, users: &[User], parallelism: usize) -> Result<(), ApiError> {
         let requests = users
             .iter()
-            .map(|user| put_request(ProfileItem::build(user)?))
+            .map(|user| {
+                let mut item = ProfileItem::build(user)?;
+                self.stamp_item(&mut item);
+                put_request(item)
+            })
             .collect::<Result<Vec<_>, ApiError>>()?;
         self.write_batches(requests, parallelism).await
     }
@@ -90,7 +97,8 @@ impl Store {
     /// One conditional UpdateItem that touches only the patched attributes, so
     /// concurrent updates of different fields both survive. Rules that depend
     /// on the stored user (it must keep an email or a mobile, a business id
-    /// needs a business name) are conditions of the same write.
+    /// needs a business name) are conditions of the same write, and so is
+    /// this store's stamp.
     pub async fn update_user(
         &self,
         id: &UserId,
@@ -128,6 +136,8 @@ impl Store {
             .set(attrs::UPDATED_TIME, s(crate::clock::now()))
             .set(WRITE_ID, s(&mine))
             .increment(attrs::VERSION);
+        // Who changed the user rides in the same SET: still one request.
+        self.stamp_update(&mut update);
         let mut conditions = vec![Cond::Exists(keys::PK), Cond::NotExists(attrs::DELETED_AT)];
         conditions.extend(rules(patch).into_iter().map(|(_, cond)| cond));
         if let Some(expected) = if_match {
