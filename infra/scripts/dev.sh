@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make dev: tools, DynamoDB Local with data kept in .dynamodb/, the table from
-# template.yaml, every function served by cargo lambda watch on an internal
-# port, and the local API Gateway (infra/src/gateway.rs) in front of it on
-# 127.0.0.1:$API_PORT. Secrets reach the functions in a file under .local/,
-# never on a command line.
+# template.yaml with its stream, every function served by cargo lambda watch
+# on an internal port, and the local API Gateway (infra/src/gateway.rs) in
+# front of it on 127.0.0.1:$API_PORT, which also polls the table's stream and
+# hands its records to events and purge-user (infra/src/streams.rs). Secrets
+# reach the functions in a file under .local/, never on a command line.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -22,7 +23,9 @@ echo "DynamoDB Local: http://127.0.0.1:$dynamodb_port (data in .dynamodb/)"
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$dynamodb_port"
 export TABLE_NAME="$table"
-cargo run --quiet -p infra -- create-table
+# With its stream (new and old images), as deployed: the gateway's poller
+# delivers it. A table kept from before gets its stream turned on.
+cargo run --quiet -p infra -- create-table --stream
 
 # A local API key on first start; only its digest is in the table.
 if [ ! -s "$root/.local/api-key" ]; then
@@ -70,9 +73,11 @@ done
 cargo build --quiet -p infra --bin gateway
 echo "API: $public_base_url  (each function compiles on its first request)"
 echo "Dashboard: $public_base_url/  (sign in with the key in .local/api-key)"
+echo "Stream: table $table has its stream; the gateway polls it every 200 ms and hands its records to events and purge-user (lines starting streams:)"
 echo "Get a token:  curl -X POST $public_base_url/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
 # The gateway in the foreground, as far as the user can tell: this script
-# waits on it, and Ctrl-C (or any exit) stops it and the rest by PID.
+# waits on it, and Ctrl-C (or any exit) stops it and the rest by PID. It
+# reads TABLE_NAME and DYNAMODB_ENDPOINT (exported above) to find the stream.
 API_PORT="$api_port" WATCH_URL="http://127.0.0.1:$watch_port" PUBLIC_BASE_URL="$public_base_url" \
   cargo run --quiet -p infra --bin gateway &
 started_pids+=("$!")

@@ -14,10 +14,14 @@
 //! but the routes is reachable: the watcher's own invoke and function URL
 //! paths are just unmatched paths here.
 //!
-//! It also stands in for the table's stream: when `DELETE /users/{userId}`
-//! answers 202, the function has written the hand-over item (`pk =
-//! USER#<userId>`, `sk = PURGE`), and in AWS the stream, filtered to that
-//! item, invokes `purge-user` with its record. Here the gateway invokes
+//! It also stands in for the table's stream. When the table has one (`make
+//! dev`, and the end-to-end stream test), it runs the local poller
+//! ([`crate::streams`]), which delivers the real stream's records to the
+//! stream functions as Lambda does. When it has none (the tests' tables), it
+//! imitates the one record that matters to a deletion: when `DELETE
+//! /users/{userId}` answers 202, the function has written the hand-over item
+//! (`pk = USER#<userId>`, `sk = PURGE`), and in AWS the stream, filtered to
+//! that item, invokes `purge-user` with its record. Here the gateway invokes
 //! `purge-user` with that same record, in the background, retrying a failed
 //! invocation as the event source mapping does.
 
@@ -76,6 +80,11 @@ pub struct Config {
     pub public_base_url: String,
     /// One line per request on stderr (method, path, status, time, request id).
     pub access_log: bool,
+    /// The table (on DynamoDB Local, `DYNAMODB_ENDPOINT`) whose stream, if
+    /// it has one, the gateway polls and delivers to the stream functions.
+    /// `None`, or a table without a stream: deletions' hand-overs are
+    /// imitated instead.
+    pub table: Option<String>,
 }
 
 /// Listens on 127.0.0.1:`config.port` and serves until the task is dropped
@@ -88,7 +97,27 @@ pub async fn serve(config: Config) -> io::Result<()> {
 /// Serves on a listener the caller bound (to learn its port first). Bind it
 /// to a loopback address: the gateway has no authentication of its own.
 pub async fn serve_on(listener: TcpListener, config: Config) -> io::Result<()> {
-    let gateway = Arc::new(Gateway::new(config)?);
+    // Held for as long as the gateway serves: dropping it stops the poller.
+    let poller = match &config.table {
+        None => None,
+        Some(table) => match crate::streams::start(table, &config.watch_url).await {
+            Ok(Some(running)) => {
+                eprintln!(
+                    "gateway: polling the stream of table {table} every {} ms for {}",
+                    crate::streams::POLL_EVERY.as_millis(),
+                    running.functions.join(", ")
+                );
+                Some(running)
+            }
+            Ok(None) => None,
+            // Serving goes on; deletions are then finished as without a stream.
+            Err(err) => {
+                eprintln!("gateway: not polling the stream of table {table}: {err}");
+                None
+            }
+        },
+    };
+    let gateway = Arc::new(Gateway::new(config, poller.is_none())?);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -169,6 +198,9 @@ struct Gateway {
     access_log: bool,
     /// Sequence numbers of the emulated stream records.
     sequence: AtomicU64,
+    /// Whether a 202 to DELETE is followed by the imitated hand-over record:
+    /// not when the poller runs, which delivers the real one.
+    imitate_hand_over: bool,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -292,7 +324,7 @@ struct Matched<'a> {
 }
 
 impl Gateway {
-    fn new(config: Config) -> io::Result<Self> {
+    fn new(config: Config, imitate_hand_over: bool) -> io::Result<Self> {
         let public = Public::parse(config.public_base_url.trim_end_matches('/'))?;
         let client = reqwest::Client::builder()
             .build()
@@ -303,6 +335,7 @@ impl Gateway {
             public,
             access_log: config.access_log,
             sequence: AtomicU64::new(epoch().as_secs() * 1_000_000),
+            imitate_hand_over,
         })
     }
 
@@ -385,7 +418,7 @@ impl Gateway {
         };
         let deletion =
             endpoint.is_some_and(|e| e.method == "DELETE" && e.path == "/users/{userId}");
-        if deletion && response.status() == StatusCode::ACCEPTED {
+        if self.imitate_hand_over && deletion && response.status() == StatusCode::ACCEPTED {
             if let Some((_, user)) = parameters.iter().find(|(name, _)| *name == "userId") {
                 let gateway = self.clone();
                 let user = user.clone();
@@ -522,41 +555,8 @@ impl Gateway {
         event
     }
 
-    /// One synchronous invocation through the watcher's Lambda Invoke API:
-    /// the function's result, or why there is none.
     async fn invoke(&self, function: &str, event: &Value) -> Result<Value, String> {
-        let url = format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.watch_url
-        );
-        let answer = self
-            .client
-            .post(url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(event.to_string())
-            .send()
-            .await
-            .map_err(|err| format!("invoking {function} failed: {err}"))?;
-        let status = answer.status();
-        let function_error = answer.headers().contains_key("x-amz-function-error");
-        let payload = answer
-            .bytes()
-            .await
-            .map_err(|err| format!("reading {function}'s answer failed: {err}"))?;
-        let text = String::from_utf8_lossy(&payload);
-        let excerpt: String = text.chars().take(500).collect();
-        if !status.is_success() || function_error {
-            return Err(format!(
-                "{function} failed (invoke answered {status}): {excerpt}"
-            ));
-        }
-        let value: Value = serde_json::from_slice(&payload)
-            .map_err(|err| format!("{function} answered something not JSON ({err}): {excerpt}"))?;
-        // A Lambda error payload, whatever status the watcher gave it.
-        if value.get("errorType").is_some() && value.get("statusCode").is_none() {
-            return Err(format!("{function} failed: {excerpt}"));
-        }
-        Ok(value)
+        invoke(&self.client, &self.watch_url, function, event).await
     }
 
     /// Finishes a deletion as the table's stream would: `purge-user` is
@@ -630,6 +630,45 @@ impl Gateway {
             }]
         })
     }
+}
+
+/// One synchronous invocation through the watcher's Lambda Invoke API:
+/// the function's result, or why there is none. The gateway's requests and
+/// the stream poller's batches go through it alike.
+pub(crate) async fn invoke(
+    client: &reqwest::Client,
+    watch_url: &str,
+    function: &str,
+    event: &Value,
+) -> Result<Value, String> {
+    let url = format!("{watch_url}/2015-03-31/functions/{function}/invocations");
+    let answer = client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(event.to_string())
+        .send()
+        .await
+        .map_err(|err| format!("invoking {function} failed: {err}"))?;
+    let status = answer.status();
+    let function_error = answer.headers().contains_key("x-amz-function-error");
+    let payload = answer
+        .bytes()
+        .await
+        .map_err(|err| format!("reading {function}'s answer failed: {err}"))?;
+    let text = String::from_utf8_lossy(&payload);
+    let excerpt: String = text.chars().take(500).collect();
+    if !status.is_success() || function_error {
+        return Err(format!(
+            "{function} failed (invoke answered {status}): {excerpt}"
+        ));
+    }
+    let value: Value = serde_json::from_slice(&payload)
+        .map_err(|err| format!("{function} answered something not JSON ({err}): {excerpt}"))?;
+    // A Lambda error payload, whatever status the watcher gave it.
+    if value.get("errorType").is_some() && value.get("statusCode").is_none() {
+        return Err(format!("{function} failed: {excerpt}"));
+    }
+    Ok(value)
 }
 
 /// A function's result as the HTTP response API Gateway makes of it: a
@@ -732,12 +771,16 @@ mod tests {
     }
 
     fn gateway() -> Gateway {
-        Gateway::new(Config {
-            port: 0,
-            watch_url: "http://127.0.0.1:1/".into(),
-            public_base_url: "http://127.0.0.1:9000/".into(),
-            access_log: false,
-        })
+        Gateway::new(
+            Config {
+                port: 0,
+                watch_url: "http://127.0.0.1:1/".into(),
+                public_base_url: "http://127.0.0.1:9000/".into(),
+                access_log: false,
+                table: None,
+            },
+            true,
+        )
         .unwrap()
     }
 

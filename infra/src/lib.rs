@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod gateway;
 pub mod seed;
+pub mod streams;
 pub mod table;

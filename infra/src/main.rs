@@ -1,4 +1,6 @@
-//! `infra create-table`: creates TABLE_NAME on DYNAMODB_ENDPOINT from template.yaml.
+//! `infra create-table [--stream]`: creates TABLE_NAME on DYNAMODB_ENDPOINT
+//! from template.yaml; with `--stream` (or `TABLE_STREAM=1`) with its stream,
+//! which the gateway's poller then delivers to the stream functions.
 //! `infra api-key`: creates an API key, stores its digest, prints the key once.
 //! `infra seed`: fills it with USERS users (default 50), each with
 //! TRANSACTIONS_PER_USER transactions (default 200).
@@ -14,7 +16,16 @@ async fn main() -> ExitCode {
     };
     let client = shared::config::dynamodb_client().await;
     let result = match command.as_str() {
-        "create-table" => infra::table::create(&client, &table).await,
+        "create-table" => {
+            let flag = std::env::args().skip(2).any(|a| a == "--stream");
+            let env = std::env::var("TABLE_STREAM").is_ok_and(|v| v == "1");
+            let stream = if flag || env {
+                infra::table::Stream::FromTemplate
+            } else {
+                infra::table::Stream::Off
+            };
+            infra::table::create_as(&client, &table, stream).await
+        }
         "api-key" => {
             // Printed once: only its digest is stored.
             let store = shared::store::Store::new(client, table.clone());
@@ -87,7 +98,7 @@ async fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: infra create-table | infra api-key | infra seed | infra bench-delete"
+                "usage: infra create-table [--stream] | infra api-key | infra seed | infra bench-delete"
             );
             return ExitCode::from(2);
         }

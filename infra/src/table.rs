@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -111,15 +111,49 @@ fn dynamo<E: std::fmt::Display>(err: E) -> TableError {
     TableError::Dynamo(err.to_string())
 }
 
-/// Creates the table (on-demand, as declared) and waits until it is active.
-/// An existing table of that name is left as it is.
-///
-/// Everything but the stream is taken from the template. Nothing consumes the
-/// stream locally (tests hand `purge-user` real stream events themselves), and
-/// DynamoDB Local's stream storage slows every write down as a run goes on:
-/// the financial-data suite took 31 s without it and over 9 minutes with it.
+/// Whether a local table gets the template's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// No stream: what the tests use. DynamoDB Local's stream storage slows
+    /// every write down as a run goes on (the financial-data suite took 31 s
+    /// without it and over 9 minutes with it), and tests hand the stream
+    /// functions real-shaped records themselves.
+    Off,
+    /// The stream as template.yaml declares it (new and old images), for
+    /// `make dev` and the end-to-end stream test, where the local poller
+    /// (`infra::streams`) hands its records to the functions.
+    FromTemplate,
+}
+
+/// Creates the table without its stream; see [`Stream::Off`].
 pub async fn create(client: &Client, name: &str) -> Result<(), TableError> {
+    create_as(client, name, Stream::Off).await
+}
+
+/// Creates the table (on-demand, as declared) and waits until it is active.
+/// Everything but the stream is taken from the template; the stream too with
+/// [`Stream::FromTemplate`].
+///
+/// An existing table of that name is left as it is, except that
+/// [`Stream::FromTemplate`] turns its stream on when it has none: a `make dev`
+/// table kept in `.dynamodb/` from before the poller gets one on its next start.
+pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<(), TableError> {
     let def = definition()?;
+    let stream_spec = match (stream, &def.stream_specification) {
+        (Stream::Off, _) => None,
+        (Stream::FromTemplate, None) => {
+            return Err(TableError::Template(format!(
+                "{TABLE_RESOURCE} declares no StreamSpecification"
+            )))
+        }
+        (Stream::FromTemplate, Some(declared)) => Some(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(declared.stream_view_type.as_str()))
+                .build()
+                .map_err(|e| TableError::Template(e.to_string()))?,
+        ),
+    };
     let attributes = def
         .attribute_definitions
         .iter()
@@ -172,19 +206,33 @@ pub async fn create(client: &Client, name: &str) -> Result<(), TableError> {
         .set_key_schema(Some(key_schema(&def.key_schema)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .set_local_secondary_indexes((!local_indexes.is_empty()).then_some(local_indexes))
+        .set_stream_specification(stream_spec.clone())
         .send()
         .await;
+    let mut existed = false;
     if let Err(err) = result {
-        let exists = err
+        existed = err
             .as_service_error()
             .is_some_and(|e| e.is_resource_in_use_exception());
-        if !exists {
+        if !existed {
             return Err(TableError::Dynamo(
                 aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
             ));
         }
     }
     wait_active(client, name).await?;
+    if let (true, Some(spec)) = (existed, stream_spec) {
+        if stream_arn(client, name).await?.is_none() {
+            client
+                .update_table()
+                .table_name(name)
+                .stream_specification(spec)
+                .send()
+                .await
+                .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            wait_active(client, name).await?;
+        }
+    }
     if let Some(ttl) = &def.time_to_live_specification {
         let spec = TimeToLiveSpecification::builder()
             .attribute_name(&ttl.attribute_name)
@@ -200,6 +248,26 @@ pub async fn create(client: &Client, name: &str) -> Result<(), TableError> {
             .await;
     }
     Ok(())
+}
+
+/// The ARN of the table's stream, when it has one that is enabled.
+pub async fn stream_arn(client: &Client, name: &str) -> Result<Option<String>, TableError> {
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    let Some(table) = described.table() else {
+        return Ok(None);
+    };
+    let enabled = table
+        .stream_specification()
+        .is_some_and(|s| s.stream_enabled());
+    Ok(table
+        .latest_stream_arn()
+        .filter(|_| enabled)
+        .map(str::to_owned))
 }
 
 async fn wait_active(client: &Client, name: &str) -> Result<(), TableError> {

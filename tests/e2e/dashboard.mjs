@@ -32,12 +32,32 @@ const browser = await chromium.launch({
   ],
 });
 const step = (name) => console.error(`step: ${name}`);
+// How long a write may take to show in the Activity view: the local stream
+// poller hands records to the events function within a second or two.
+const EVENT_LAG_MS = 15_000;
 
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 try {
   page.setDefaultTimeout(WAIT.timeout);
   const field = (label) => page.getByLabel(label, { exact: true });
+  const nav = page.getByRole("navigation", { name: "Dashboard" });
+  const activityRows = page.locator("#activity-body tr");
+  const eventRow = (type, id) => page.locator(`#activity-body tr[data-event-type="${type}"][data-user-id="${id}"]`);
+  const activitySettled = () => page.waitForFunction(() => !document.getElementById("activity-table").hasAttribute("aria-busy"));
+  /** Refreshes the Activity view until `rows` has at least `count` rows; returns the wait in ms. */
+  const waitForEvents = async (rows, count, what) => {
+    const started = Date.now();
+    await activitySettled();
+    while ((await rows.count()) < count) {
+      assert.ok(Date.now() - started < EVENT_LAG_MS, `${what} shows in Activity within ${EVENT_LAG_MS / 1000} s`);
+      await page.waitForTimeout(250);
+      await page.getByRole("button", { name: "Refresh", exact: true }).click();
+      await activitySettled();
+    }
+    return Date.now() - started;
+  };
+  const attributes = (rows, name) => rows.evaluateAll((trs, n) => trs.map((tr) => tr.getAttribute(n)), name);
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -116,6 +136,54 @@ try {
   await row.waitFor();
   const userId = await row.getAttribute("data-user-id");
   assert.match(userId, /^[0-9a-f-]{36}$/);
+  const createdAt = Date.now();
+
+  step("activity: the new user's user.created event shows");
+  await nav.getByRole("button", { name: "Activity", exact: true }).click();
+  await page.locator("#activity-view").waitFor();
+  assert.equal(await nav.getByRole("button", { name: "Activity", exact: true }).getAttribute("aria-current"), "page");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "activity-title");
+  const created = eventRow("user.created", userId);
+  await waitForEvents(created, 1, "the user.created event");
+  console.error(`activity: user.created shown ${Date.now() - createdAt} ms after the page created the user`);
+  assert.equal(await created.locator("td:nth-child(2)").textContent(), "user.created");
+  const time = created.locator("time");
+  assert.match(await time.getAttribute("datetime"), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.match(await time.getAttribute("title"), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(UTC\)$/);
+  assert.ok((await time.textContent()).trim().length > 0, "a local time is shown");
+  const order = await activityRows.locator("time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
+  assert.deepEqual(order, [...order].sort().reverse(), "newest first");
+
+  step("activity: filter by type");
+  await page.locator('#activity-type option[value="user.created"]').waitFor({ state: "attached" });
+  assert.equal(await page.locator("#activity-type option").count(), 7, "every type, and every type at once");
+  await field("Type").selectOption("user.created");
+  await activitySettled();
+  await created.waitFor();
+  assert.deepEqual(new Set(await attributes(activityRows, "data-event-type")), new Set(["user.created"]));
+
+  step("activity: filter by user, and a malformed id is refused beside its field");
+  await field("User id").fill("not-a-user-id");
+  await field("User id").press("Enter");
+  await page.locator("#activity-user-error").filter({ hasText: /\S/ }).waitFor();
+  assert.equal(await field("User id").getAttribute("aria-invalid"), "true");
+  assert.equal(await activityRows.count(), 0);
+  await field("User id").fill(userId);
+  await page.getByRole("button", { name: "Filter", exact: true }).click();
+  await activitySettled();
+  assert.equal(await page.locator("#activity-user-error").textContent(), "");
+  assert.equal(await activityRows.count(), 1, "one user.created for one user");
+  await created.waitFor();
+  await field("Type").selectOption("");
+  await activitySettled();
+  assert.deepEqual(new Set(await attributes(activityRows, "data-user-id")), new Set([userId]));
+
+  step("activity: the row's user opens the user");
+  await created.getByRole("button", { name: `Open user ${userId}`, exact: true }).click();
+  await page.locator("#detail-title", { hasText: "Zoë Vandersloot" }).waitFor();
+  assert.equal(await nav.getByRole("button", { name: "Users", exact: true }).getAttribute("aria-current"), "page");
+  await page.getByRole("button", { name: "← All users", exact: true }).click();
+  await row.waitFor();
 
   step("search by a partial last name");
   const search = page.getByLabel(/Search by id/);
@@ -201,6 +269,29 @@ try {
   await page.waitForFunction(() => document.getElementById("f-middleName").value === "Elsewhere");
   assert.ok(await page.locator("#conflict").isHidden());
 
+  step("activity from the user's detail: the updates name the fields they changed");
+  await page.getByRole("button", { name: "Cancel", exact: true }).click();
+  await dialog.waitFor({ state: "hidden" });
+  await page.getByRole("button", { name: "Activity of this user", exact: true }).click();
+  await page.locator("#activity-view").waitFor();
+  assert.equal(await field("User id").inputValue(), userId);
+  const updated = eventRow("user.updated", userId);
+  await waitForEvents(updated, 2, "both updates");
+  assert.deepEqual(new Set(await attributes(activityRows, "data-user-id")), new Set([userId]));
+  assert.deepEqual(await attributes(activityRows, "data-event-type"), ["user.updated", "user.updated", "user.created"]);
+  const [elsewhereChange, pageChange] = await updated.locator("td:nth-child(4)").allTextContents();
+  assert.equal(elsewhereChange, "Changed: middleName");
+  assert.match(pageChange, /^Changed: /);
+  for (const name of ["middleName", "businessName", "businessIdNo", "businessIdNoType", "businessAddress"]) {
+    assert.ok(pageChange.split(/[:,] /).includes(name), `${name} in “${pageChange}”`);
+  }
+  assert.ok(!pageChange.includes("Vandersloot") && !pageChange.includes("51824753556"), "names, never values");
+  await page.screenshot({ path: join(ARTIFACTS, "activity.png") });
+  await created.getByRole("button", { name: `Open user ${userId}`, exact: true }).click();
+  await page.locator("#detail-title", { hasText: "Zoë Elsewhere Vandersloot" }).waitFor();
+  await page.getByRole("button", { name: "Edit User", exact: true }).click();
+  await dialog.waitFor();
+
   step("delete needs the user's email or id typed");
   await page.getByRole("button", { name: "Delete user…", exact: true }).click();
   const confirm = page.locator("#delete-dialog");
@@ -224,6 +315,23 @@ try {
   step("gone from search too");
   await search.fill("vanders");
   await page.locator("#list-status", { hasText: "No users match “vanders”." }).waitFor();
+
+  step("activity: the deletion's receipt");
+  await nav.getByRole("button", { name: "Activity", exact: true }).click();
+  await page.locator("#activity-view").waitFor();
+  assert.equal(await field("User id").inputValue(), "", "the section shows every user");
+  await field("User id").fill(userId);
+  await field("Type").selectOption("user.deleted");
+  const receipt = eventRow("user.deleted", userId);
+  await waitForEvents(receipt, 1, "the user.deleted event");
+  assert.match(
+    await receipt.locator("td:nth-child(4)").textContent(),
+    /^Removed 0 connections, 0 accounts, 0 transactions, \d+ other items?$/,
+  );
+  await receipt.getByRole("button", { name: `Open user ${userId}`, exact: true }).click();
+  await page.locator("#detail-status", { hasText: "This user no longer exists." }).waitFor();
+  await nav.getByRole("button", { name: "Users", exact: true }).click();
+  await page.locator("#users-view").waitFor();
 
   step("usable on a narrow screen");
   await search.fill("");

@@ -107,6 +107,9 @@ pub struct TestEnv {
     pub app: App,
     pub requests: RequestLog,
     pub table: String,
+    /// Whether the table has its stream ([`TestEnv::with_stream`]): then
+    /// [`watch::Watch::serve`] runs the local poller, which delivers it.
+    pub stream: bool,
 }
 
 impl TestEnv {
@@ -115,11 +118,29 @@ impl TestEnv {
     }
 
     pub async fn with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::create(infra::table::Stream::Off, adjust).await
+    }
+
+    /// A table of its own WITH the template's stream (new and old images),
+    /// for end-to-end tests of the events and deletions: served through
+    /// [`watch::Watch::serve`], its records reach `events` and `purge-user`
+    /// through the local poller, as in `make dev`. Tests otherwise use
+    /// tables without it: DynamoDB Local's streams slow writes down.
+    pub async fn with_stream() -> Self {
+        Self::with_stream_and(|_| {}).await
+    }
+
+    /// As [`TestEnv::with_stream`], with the configuration adjusted.
+    pub async fn with_stream_and(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::create(infra::table::Stream::FromTemplate, adjust).await
+    }
+
+    async fn create(stream: infra::table::Stream, adjust: impl FnOnce(&mut Config)) -> Self {
         shared::telemetry::init_for_tests();
         let requests = RequestLog::default();
         let client = client(&requests);
         let table = format!("t-{}", uuid::Uuid::new_v4());
-        infra::table::create(&client, &table)
+        infra::table::create_as(&client, &table, stream)
             .await
             .expect("create the test table");
         let mut config = Config {
@@ -137,6 +158,7 @@ impl TestEnv {
             app: App::new(client, config),
             requests,
             table,
+            stream: stream == infra::table::Stream::FromTemplate,
         }
     }
 

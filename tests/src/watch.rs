@@ -1,6 +1,9 @@
 //! Serving the functions over real HTTP as `make dev` does: `cargo lambda
 //! watch` on an internal port of 127.0.0.1, and the local API Gateway
-//! (`infra::gateway`) in front of it, which is what clients call.
+//! (`infra::gateway`) in front of it, which is what clients call. For a
+//! table with its stream ([`TestEnv::with_stream`]) the gateway also runs the
+//! stream poller (`infra::streams`), which delivers the stream's records to
+//! `events` and `purge-user`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -94,6 +97,9 @@ impl Watch {
             watch_url: format!("http://127.0.0.1:{watch_port}"),
             public_base_url: base_url.clone(),
             access_log: false,
+            // Only a table with its stream is polled; without one, the
+            // gateway imitates the deletion's hand-over, as it always has.
+            table: env.stream.then(|| env.table.clone()),
         };
         let gateway = tokio::spawn(async move {
             if let Err(err) = infra::gateway::serve_on(listener, gateway).await {
@@ -117,7 +123,36 @@ impl Watch {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        if env.stream {
+            watch.warm_stream_functions(watch_port).await;
+        }
         watch
+    }
+
+    /// Invokes each stream function once with an empty batch, so that the
+    /// first record is not delayed by its compilation (minutes on a cold
+    /// build): a test then sees an event within seconds of its write.
+    async fn warm_stream_functions(&self, watch_port: u16) {
+        let http = self.http();
+        for mapping in infra::streams::mappings().expect("template.yaml's stream mappings") {
+            let function = &mapping.function;
+            let answer = http
+                .post(format!(
+                    "http://127.0.0.1:{watch_port}/2015-03-31/functions/{function}/invocations"
+                ))
+                .header("content-type", "application/json")
+                .body(r#"{"Records":[]}"#)
+                .send()
+                .await;
+            match answer {
+                Ok(answer) if answer.status().is_success() => {}
+                Ok(answer) => eprintln!(
+                    "warming {function}: the invoke API answered {}",
+                    answer.status()
+                ),
+                Err(err) => eprintln!("warming {function} failed: {err}"),
+            }
+        }
     }
 
     /// A client patient enough for the first request to each function,

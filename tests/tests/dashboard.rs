@@ -76,3 +76,28 @@ async fn only_reads_are_served() {
     assert_eq!(reply.status, 404);
     assert_eq!(reply.error().0, "resource-not-found");
 }
+
+#[tokio::test]
+async fn every_control_on_the_page_has_a_label() {
+    let response = functions::dashboard::handle(get("/").request()).await;
+    let page = text(&response);
+    let mut controls = 0;
+    for tag in ["<input", "<select"] {
+        for (at, _) in page.match_indices(tag) {
+            let open = &page[at..at + page[at..].find('>').unwrap()];
+            let id = open
+                .split(" id=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("a control without an id: {open}>"));
+            assert!(
+                page.contains(&format!("<label for=\"{id}\">")),
+                "#{id} has a label"
+            );
+            controls += 1;
+        }
+    }
+    // The users' search, sign-in, the user form, delete, and Activity's filters.
+    assert!(controls >= 19, "{controls} controls");
+    assert!(page.contains(r#"<section id="activity-view""#));
+}

@@ -1,7 +1,8 @@
 //! The dashboard end to end in a real browser: `tests/e2e/dashboard.mjs`
 //! drives Debian's Chromium (playwright-core) against the functions served by
-//! `cargo lambda watch`, on this test's own table. Screenshots land in
-//! `target/e2e/`.
+//! `cargo lambda watch`, on this test's own table, whose real DynamoDB Local
+//! stream a local poller hands to the `events` function, so the Activity
+//! view shows the page's own changes. Screenshots land in `target/e2e/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tests::TestEnv;
 /// Every function the page calls. The first request to each compiles it,
 /// which can take minutes on a cold machine, so it is made here, unhurried,
 /// and the browser's own waits can stay short.
-const ROUTES: [(&str, &str); 8] = [
+const ROUTES: [(&str, &str); 10] = [
     ("GET", "/"),
     ("POST", "/token"),
     ("GET", "/users"),
@@ -24,11 +25,13 @@ const ROUTES: [(&str, &str); 8] = [
     ("PATCH", "/users/warm"),
     ("DELETE", "/users/warm"),
     ("GET", "/users/warm/connections"),
+    ("GET", "/events"),
+    ("GET", "/events/types"),
 ];
 
 #[tokio::test]
 async fn the_dashboard_in_a_real_browser() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::with_stream().await;
     let key = ApiKey::generate();
     env.app.store.add_api_key(&key, "e2e").await.unwrap();
     // Older users enough to need a second page (the API's default page is 25).
@@ -87,12 +90,22 @@ async fn the_dashboard_in_a_real_browser() {
         "the browser run failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
 
+    // How long the page's own writes took to show in the Activity view.
+    for line in stderr.lines().filter(|l| l.starts_with("activity:")) {
+        eprintln!("{line}");
+    }
+
     // The user the browser created and deleted is gone from the table, all of it.
     let last: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
     let created = last["userId"].as_str().expect("the created user's id");
     assert_eq!(env.partition_count(created).await, 0);
     assert!(env.partition_count(&gavin.to_string()).await > 30);
-    for shot in ["users-list.png", "edit-user.png", "users-list-narrow.png"] {
+    for shot in [
+        "users-list.png",
+        "edit-user.png",
+        "activity.png",
+        "users-list-narrow.png",
+    ] {
         let size = std::fs::metadata(artifacts.join(shot))
             .unwrap_or_else(|e| panic!("{shot}: {e}"))
             .len();

@@ -16,8 +16,11 @@ const $ = (id) => document.getElementById(id);
 let apiKey = null;
 let renewTimer = null;
 const list = { query: "", next: null, seq: 0, timer: null, stale: false };
+// The Activity view's filters (as applied, not as typed) and paging.
+const activity = { user: "", type: "", next: null, seq: 0, typesLoaded: false };
 const deleted = new Set();
 let current = null; // { user, etag } of the user on screen
+let shownUserId = null; // the id of the detail view's user, loaded or not
 let form = null; // { mode: "create" | "edit", idempotencyKey }
 
 class ApiFailure extends Error {
@@ -102,6 +105,11 @@ function signOut(message) {
   $("users-body").replaceChildren();
   $("search").value = "";
   list.query = "";
+  $("activity-body").replaceChildren();
+  $("activity-user").value = "";
+  $("activity-type").value = "";
+  Object.assign(activity, { user: "", type: "", next: null });
+  $("nav").hidden = true;
   $("session").hidden = true;
   $("signin-error").textContent = message || "";
   show("signin-view");
@@ -132,7 +140,12 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
 // --- Views -------------------------------------------------------------------
 
 function show(viewId) {
-  for (const id of ["signin-view", "users-view", "detail-view"]) $(id).hidden = id !== viewId;
+  for (const id of ["signin-view", "users-view", "detail-view", "activity-view"]) $(id).hidden = id !== viewId;
+  const section = viewId === "activity-view" ? "nav-activity" : viewId === "signin-view" ? null : "nav-users";
+  for (const id of ["nav-users", "nav-activity"]) {
+    if (id === section) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
 }
 
 function setStatus(id, text, failed = false) {
@@ -307,6 +320,7 @@ async function fetchUser(userId) {
 }
 
 async function openUser(userId) {
+  shownUserId = userId;
   show("detail-view");
   $("detail-title").textContent = "Loading…";
   $("detail-fields").replaceChildren();
@@ -325,6 +339,181 @@ async function openUser(userId) {
     $("detail-title").textContent = "User";
     setStatus("detail-status", failure.status === 404 ? "This user no longer exists." : `Could not load the user: ${failure.message}`, true);
   }
+}
+
+// --- Activity ----------------------------------------------------------------
+
+function plural(count, one, many) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** What an event's `data` says beyond its type: never a value, only names and counts. */
+function eventDetails(event) {
+  const data = event.data || {};
+  if (Array.isArray(data.changed)) {
+    return data.changed.length ? `Changed: ${data.changed.join(", ")}` : "Changed";
+  }
+  if (data.removed) {
+    const r = data.removed;
+    return `Removed ${plural(r.connections || 0, "connection", "connections")}, ${plural(r.accounts || 0, "account", "accounts")}, ${plural(r.transactions || 0, "transaction", "transactions")}, ${plural(r.other || 0, "other item", "other items")}`;
+  }
+  if (data.type === "connection" && data.id) return `Connection ${data.id}`;
+  return "";
+}
+
+function timeCell(rfc3339) {
+  const td = document.createElement("td");
+  const date = new Date(rfc3339);
+  const time = document.createElement("time");
+  if (Number.isNaN(date.getTime())) {
+    time.textContent = rfc3339 || "";
+  } else {
+    time.dateTime = rfc3339;
+    time.title = `${date.toISOString().replace(".000Z", "Z")} (UTC)`;
+    time.textContent = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  }
+  td.append(time);
+  return td;
+}
+
+const ACTIONS = new Set(["created", "updated", "deleted"]);
+
+function eventRow(event) {
+  const tr = document.createElement("tr");
+  const kind = `${event.entity}.${event.eventType}`;
+  tr.dataset.eventId = event.id;
+  tr.dataset.eventType = kind;
+  tr.dataset.userId = event.userId;
+  const type = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = ACTIONS.has(event.eventType) ? `kind ${event.eventType}` : "kind";
+  badge.textContent = kind;
+  type.append(badge);
+  const user = document.createElement("td");
+  user.className = "id";
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link";
+  open.textContent = event.userId;
+  open.setAttribute("aria-label", `Open user ${event.userId}`);
+  open.addEventListener("click", () => openUser(event.userId));
+  user.append(open);
+  tr.append(timeCell(event.createdDate), type, user, cell(eventDetails(event)));
+  return tr;
+}
+
+function eventsPath() {
+  const terms = [];
+  if (activity.user) terms.push(`user.id.eq('${activity.user}')`);
+  if (activity.type) terms.push(`event.type.eq('${activity.type}')`);
+  return terms.length ? `/events?filter=${encodeURIComponent(terms.join(","))}` : "/events";
+}
+
+function describeActivity(shown) {
+  const filtered = activity.user || activity.type;
+  if (shown === 0) {
+    if (activity.next) return "No events on this page; there may be older ones below.";
+    return filtered ? "No events match these filters in the last 7 days." : "No events in the last 7 days.";
+  }
+  const matching = filtered ? " matching the filters" : "";
+  return `${plural(shown, "event", "events")}${matching}${activity.next ? ", more below" : ""}.`;
+}
+
+function clearActivityErrors() {
+  $("activity-user-error").textContent = "";
+  $("activity-user").removeAttribute("aria-invalid");
+  $("activity-user").removeAttribute("aria-describedby");
+}
+
+async function loadEvents(reset) {
+  const seq = ++activity.seq;
+  const path = reset ? eventsPath() : activity.next;
+  if (!path) return;
+  setStatus("activity-status", "Loading events…");
+  $("activity-more").disabled = true;
+  $("activity-refresh").disabled = true;
+  $("activity-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api(path);
+    if (seq !== activity.seq) return; // newer filters have replaced these
+    const rows = $("activity-body");
+    if (reset) rows.replaceChildren();
+    for (const event of body.data) rows.append(eventRow(event));
+    activity.next = body.links && body.links.next ? pathOf(body.links.next) : null;
+    $("activity-more").hidden = !activity.next;
+    setStatus("activity-status", describeActivity(rows.children.length));
+  } catch (failure) {
+    if (seq !== activity.seq) return;
+    // A refused filter names the parameter; the only one typed is the user id.
+    const refusedFilter = failure.problems.some((p) => p.source && p.source.parameter === "filter");
+    if (failure.status === 400 && refusedFilter && activity.user) {
+      $("activity-user-error").textContent = failure.message;
+      $("activity-user").setAttribute("aria-invalid", "true");
+      $("activity-user").setAttribute("aria-describedby", "activity-user-error");
+      $("activity-body").replaceChildren();
+      $("activity-more").hidden = true;
+      setStatus("activity-status", "Check the user id.", true);
+      $("activity-user").focus();
+    } else {
+      setStatus("activity-status", `Could not load events: ${failure.message}`, true);
+    }
+  } finally {
+    if (seq === activity.seq) {
+      $("activity-more").disabled = false;
+      $("activity-refresh").disabled = false;
+      $("activity-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+async function loadEventTypes() {
+  if (activity.typesLoaded) return;
+  $("activity-type-error").textContent = "";
+  try {
+    const { body } = await api("/events/types");
+    const select = $("activity-type");
+    const options = [select.options[0]];
+    for (const kind of body.data) {
+      const option = document.createElement("option");
+      option.value = kind.id;
+      option.textContent = kind.id;
+      if (kind.description) option.title = kind.description;
+      options.push(option);
+    }
+    select.replaceChildren(...options);
+    select.value = activity.type;
+    activity.typesLoaded = true;
+  } catch (failure) {
+    if (failure.status !== 401) $("activity-type-error").textContent = `Could not load the event types: ${failure.message}`;
+  }
+}
+
+/** Opens the Activity view; `userId` filters it to one user, `""` to none. */
+function openActivity(userId) {
+  if (userId !== undefined) {
+    activity.user = userId;
+    $("activity-user").value = userId;
+  }
+  clearActivityErrors();
+  show("activity-view");
+  $("activity-title").focus();
+  loadEventTypes();
+  loadEvents(true);
+}
+
+function applyActivityFilters(event) {
+  if (event) event.preventDefault();
+  clearActivityErrors();
+  activity.user = $("activity-user").value.trim();
+  activity.type = $("activity-type").value;
+  loadEvents(true);
+}
+
+function clearActivityFilters() {
+  $("activity-user").value = "";
+  $("activity-type").value = "";
+  applyActivityFilters();
+  $("activity-user").focus();
 }
 
 // --- Create and edit ---------------------------------------------------------
@@ -578,6 +767,7 @@ async function signIn(event) {
 
 function enter() {
   $("session").hidden = false;
+  $("nav").hidden = false;
   show("users-view");
   list.query = "";
   loadUsers(true);
@@ -598,6 +788,14 @@ function start() {
   $("load-more").addEventListener("click", () => loadUsers(false));
   $("create-user").addEventListener("click", () => openForm("create"));
   $("back").addEventListener("click", showList);
+  $("nav-users").addEventListener("click", showList);
+  $("nav-activity").addEventListener("click", () => openActivity(""));
+  $("user-activity").addEventListener("click", () => openActivity(shownUserId));
+  $("activity-filters").addEventListener("submit", applyActivityFilters);
+  $("activity-type").addEventListener("change", () => applyActivityFilters());
+  $("activity-clear").addEventListener("click", clearActivityFilters);
+  $("activity-refresh").addEventListener("click", () => applyActivityFilters());
+  $("activity-more").addEventListener("click", () => loadEvents(false));
   $("edit-user").addEventListener("click", () => openForm("edit"));
   $("user-form").addEventListener("submit", saveForm);
   $("cancel-user").addEventListener("click", () => $("user-dialog").close());

@@ -5,7 +5,10 @@
 //! - `WATCH_URL`: where `cargo lambda watch` answers the Lambda Invoke API
 //!   (required, such as `http://127.0.0.1:9001`);
 //! - `PUBLIC_BASE_URL`: the URL clients use (default `http://127.0.0.1:$API_PORT`);
-//! - `GATEWAY_ACCESS_LOG`: `0` to stop the line per request on stderr.
+//! - `GATEWAY_ACCESS_LOG`: `0` to stop the line per request on stderr;
+//! - `TABLE_NAME` (with `DYNAMODB_ENDPOINT`): when this table has a stream,
+//!   the gateway polls it and delivers its records to the stream functions
+//!   (`infra::streams`); without one, it imitates deletions' hand-overs.
 
 use std::process::ExitCode;
 
@@ -35,6 +38,7 @@ async fn main() -> ExitCode {
         watch_url,
         public_base_url,
         access_log,
+        table: std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()),
     };
     match infra::gateway::serve(config).await {
         Ok(()) => ExitCode::SUCCESS,
