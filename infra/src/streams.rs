@@ -498,7 +498,11 @@ impl Poller {
     }
 
     /// A new iterator: after the last record handled, or from the oldest.
-    async fn iterator(&self, shard: &str, after: Option<&str>) -> Result<Option<String>, String> {
+    async fn iterator(
+        &self,
+        shard: &str,
+        after: Option<&str>,
+    ) -> Result<Option<String>, IteratorError> {
         let request = self
             .streams
             .get_shard_iterator()
@@ -510,10 +514,12 @@ impl Poller {
                 .sequence_number(sequence),
             None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
-        let answer = request
-            .send()
-            .await
-            .map_err(|e| aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string())?;
+        let answer = request.send().await.map_err(|e| IteratorError {
+            trimmed: e
+                .as_service_error()
+                .is_some_and(|s| s.is_trimmed_data_access_exception()),
+            text: aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
+        })?;
         Ok(answer.shard_iterator().map(str::to_owned))
     }
 
@@ -540,10 +546,16 @@ impl Poller {
                     Ok(None) => break,
                     Err(err) => {
                         eprintln!(
-                            "streams: {}: no iterator for shard {shard}, again in {} ms: {err}",
+                            "streams: {}: no iterator for shard {shard}, again in {} ms: {}",
                             m.function,
-                            delay.as_millis()
+                            delay.as_millis(),
+                            err.text
                         );
+                        // A checkpoint past the stream's 24 hours (a laptop
+                        // asleep over a day) never gets one: start over.
+                        if err.trimmed {
+                            checkpoint = None;
+                        }
                         tokio::time::sleep(delay).await;
                         delay = backoff(delay);
                         continue;
@@ -562,11 +574,14 @@ impl Poller {
                 Err(err) => {
                     let service = err.as_service_error();
                     if service.is_some_and(|e| e.is_expired_iterator_exception()) {
-                        // A new iterator from the checkpoint, at once.
+                        // A new iterator from the checkpoint, after a pause:
+                        // an answer that repeats never makes a hot loop.
+                        tokio::time::sleep(POLL_EVERY).await;
                         continue;
                     }
                     if service.is_some_and(|e| e.is_trimmed_data_access_exception()) {
                         checkpoint = None;
+                        tokio::time::sleep(POLL_EVERY).await;
                         continue;
                     }
                     // A resource that is gone (the table deleted) ends this
@@ -585,7 +600,8 @@ impl Poller {
                     if gone {
                         return;
                     }
-                    iterator = Some(current);
+                    // A new iterator from the checkpoint next time: the old
+                    // one may be what failed (DynamoDB Local restarted).
                     tokio::time::sleep(delay).await;
                     delay = backoff(delay);
                     continue;
@@ -669,6 +685,14 @@ impl Poller {
             delay = backoff(delay);
         }
     }
+}
+
+/// Why no shard iterator was had: whether the position asked for is past
+/// the stream's retention, which asking again never fixes.
+#[derive(Debug)]
+struct IteratorError {
+    trimmed: bool,
+    text: String,
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ const browser = await chromium.launch({
 const step = (name) => console.error(`step: ${name}`);
 // How long a write may take to show in the Activity view: the local stream
 // poller hands records to the events function within a second or two.
-const EVENT_LAG_MS = 15_000;
+const EVENT_LAG_MS = 45_000;
 
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();

@@ -113,7 +113,7 @@ impl Client {
                 bound.as_secs(),
                 json!(self.events(user).await)
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }

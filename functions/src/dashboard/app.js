@@ -108,6 +108,8 @@ function signOut(message) {
   $("activity-body").replaceChildren();
   $("activity-user").value = "";
   $("activity-type").value = "";
+  // A reply still in flight belongs to the session that is ending.
+  activity.seq++;
   Object.assign(activity, { user: "", type: "", next: null });
   $("nav").hidden = true;
   $("session").hidden = true;
@@ -404,7 +406,9 @@ function eventRow(event) {
 
 function eventsPath() {
   const terms = [];
-  if (activity.user) terms.push(`user.id.eq('${activity.user}')`);
+  // An id never carries quotes or commas: what was typed stays one term, and
+  // the API's refusal of a bad id is about that id alone.
+  if (activity.user) terms.push(`user.id.eq('${activity.user.replace(/[',()\\]/g, "")}')`);
   if (activity.type) terms.push(`event.type.eq('${activity.type}')`);
   return terms.length ? `/events?filter=${encodeURIComponent(terms.join(","))}` : "/events";
 }
@@ -429,6 +433,11 @@ async function loadEvents(reset) {
   const seq = ++activity.seq;
   const path = reset ? eventsPath() : activity.next;
   if (!path) return;
+  if (reset) {
+    // A failed reload must not leave the old query's next page behind.
+    activity.next = null;
+    $("activity-more").hidden = true;
+  }
   setStatus("activity-status", "Loading events…");
   $("activity-more").disabled = true;
   $("activity-refresh").disabled = true;
@@ -445,7 +454,7 @@ async function loadEvents(reset) {
   } catch (failure) {
     if (seq !== activity.seq) return;
     // A refused filter names the parameter; the only one typed is the user id.
-    const refusedFilter = failure.problems.some((p) => p.source && p.source.parameter === "filter");
+    const refusedFilter = (failure.problems || []).some((p) => p.source && p.source.parameter === "filter");
     if (failure.status === 400 && refusedFilter && activity.user) {
       $("activity-user-error").textContent = failure.message;
       $("activity-user").setAttribute("aria-invalid", "true");
