@@ -24,6 +24,23 @@ pub const TOKEN_SECRET: &[u8] = b"test-token-secret-0123456789abcdef";
 /// The key every test environment signs cursors with.
 pub const CURSOR_KEY: &[u8] = b"test-cursor-key-0123456789abcdef";
 
+/// Polls until `check` holds, for at most 5 s: global secondary indexes
+/// (the searches', the events') are eventually consistent.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A token as `POST /token` would issue it, `at` seconds since the epoch.
 pub fn token_at(scope: shared::auth::Scope, user: Option<shared::user::UserId>, at: i64) -> String {
     shared::auth::TokenSigner::new(TOKEN_SECRET)

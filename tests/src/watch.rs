@@ -155,6 +155,26 @@ impl Watch {
         }
     }
 
+    /// An `Authorization` value for the API: a SERVER_ACCESS token from
+    /// `POST /token`, through the gateway, for a new API key of `env`.
+    pub async fn bearer(&self, env: &TestEnv) -> String {
+        let key = shared::auth::ApiKey::generate();
+        env.app.store.add_api_key(&key, "watch").await.unwrap();
+        let issued = self
+            .http()
+            .post(format!("{}/token", self.base_url))
+            .header("authorization", format!("Basic {}", key.expose()))
+            .header("basiq-version", "3.0")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("scope=SERVER_ACCESS")
+            .send()
+            .await
+            .expect("POST /token");
+        assert_eq!(issued.status(), 200);
+        let issued: serde_json::Value = issued.json().await.unwrap();
+        format!("Bearer {}", issued["access_token"].as_str().unwrap())
+    }
+
     /// A client patient enough for the first request to each function,
     /// which compiles it.
     pub fn http(&self) -> reqwest::Client {

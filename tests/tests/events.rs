@@ -2,9 +2,6 @@
 //! items really written by the API (read back raw with the SDK), handed to
 //! the `events` function as Lambda hands them, and the four routes.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
-
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use infra::seed::connection_body;
@@ -19,7 +16,7 @@ use tests::api::{event, gavin};
 use tests::contract::assert_matches;
 use tests::events::{stream_batch, stream_record, Item, Reply};
 use tests::faults::{Fault, Faults};
-use tests::TestEnv;
+use tests::{eventually, TestEnv};
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -105,20 +102,6 @@ async fn puts_of(env: &TestEnv, records: &[Value]) -> usize {
     let response = deliver(env, records).await;
     assert!(response.batch_item_failures.is_empty());
     env.requests.count("PutItem")
-}
-
-/// Polls until `check` holds, for at most 5 s: the events indexes are
-/// eventually consistent.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn ids(reply: &Reply) -> Vec<String> {

@@ -97,24 +97,6 @@ async fn create_get_delete_over_http() {
     assert_eq!(env.partition_count(&id).await, 0);
 }
 
-/// A token for the API, from `POST /token` with a new API key.
-async fn bearer(env: &TestEnv, watch: &Watch, http: &reqwest::Client) -> String {
-    let key = shared::auth::ApiKey::generate();
-    env.app.store.add_api_key(&key, "gateway").await.unwrap();
-    let issued = http
-        .post(format!("{}/token", watch.base_url))
-        .header("authorization", format!("Basic {}", key.expose()))
-        .header("basiq-version", "3.0")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("scope=SERVER_ACCESS")
-        .send()
-        .await
-        .expect("POST /token");
-    assert_eq!(issued.status(), 200);
-    let issued: Value = issued.json().await.unwrap();
-    format!("Bearer {}", issued["access_token"].as_str().unwrap())
-}
-
 /// Status, headers and the JSON body of an answer.
 async fn read(answer: reqwest::Response) -> (u16, reqwest::header::HeaderMap, String, Value) {
     let status = answer.status().as_u16();
@@ -171,7 +153,7 @@ async fn the_gateway_answers_as_api_gateway_does() {
     let watch = Watch::serve(&env).await;
     let http = watch.http();
     let base = &watch.base_url;
-    let bearer = bearer(&env, &watch, &http).await;
+    let bearer = watch.bearer(&env).await;
 
     // A forged Host changes nothing: links are the gateway's own URL.
     let created = http

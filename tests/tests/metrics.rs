@@ -169,10 +169,9 @@ async fn a_users_life_emits_its_metrics_and_nothing_of_the_user() {
     }
 }
 
-#[tokio::test]
-async fn a_deletion_handed_over_to_purge_user_reports_each_item_once() {
-    let captured = capture();
-    // A budget of zero: DELETE removes one page and hands the rest over.
+/// A user with 400 transactions, on an app whose DELETE has a budget of
+/// zero: it removes one page and hands the rest over to purge-user.
+async fn a_user_too_large_for_delete() -> (TestEnv, String) {
     let env = TestEnv::with(|c| c.delete_budget = Duration::ZERO).await;
     let api = env.api();
     let id = api.new_user(&tests::api::gavin()).await;
@@ -180,6 +179,14 @@ async fn a_deletion_handed_over_to_purge_user_reports_each_item_once() {
         .ingest_connection(&id, &connection_body(1, 2, 400))
         .await;
     assert_eq!(ingested.status, 201, "{:#}", ingested.body);
+    (env, id)
+}
+
+#[tokio::test]
+async fn a_deletion_handed_over_to_purge_user_reports_each_item_once() {
+    let captured = capture();
+    let (env, id) = a_user_too_large_for_delete().await;
+    let api = env.api();
     let items = env.item_count().await;
 
     assert_eq!(api.delete_user(&id).await.status, 202);
@@ -222,13 +229,8 @@ async fn a_deletion_handed_over_to_purge_user_reports_each_item_once() {
 #[tokio::test]
 async fn a_repeated_delete_counts_the_user_once() {
     let captured = capture();
-    let env = TestEnv::with(|c| c.delete_budget = Duration::ZERO).await;
+    let (env, id) = a_user_too_large_for_delete().await;
     let api = env.api();
-    let id = api.new_user(&tests::api::gavin()).await;
-    let ingested = api
-        .ingest_connection(&id, &connection_body(1, 2, 400))
-        .await;
-    assert_eq!(ingested.status, 201, "{:#}", ingested.body);
     assert_eq!(api.delete_user(&id).await.status, 202);
     assert_eq!(api.delete_user(&id).await.status, 202);
     let (text, parsed) = captured();

@@ -1,13 +1,11 @@
 //! GET /users: search and listing on the GSIs, against DynamoDB Local.
 
 use std::collections::HashSet;
-use std::future::Future;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use shared::user::{decode_create, User, UserId};
 use tests::events::Reply;
-use tests::TestEnv;
+use tests::{eventually, TestEnv};
 
 fn ids(reply: &Reply) -> Vec<String> {
     reply.body["data"]
@@ -16,19 +14,6 @@ fn ids(reply: &Reply) -> Vec<String> {
         .iter()
         .map(|u| u["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// GSIs are eventually consistent: poll until `check` holds, for at most 5 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn finds(env: &TestEnv, params: &[(&str, &str)], expected: &[&String]) -> bool {

@@ -22,24 +22,6 @@ const BOUND: Duration = Duration::from_secs(30);
 /// How long the purge of the handed-over deletion may take.
 const PURGE_BOUND: Duration = Duration::from_secs(180);
 
-/// A token for the API, from `POST /token` with a new API key.
-async fn bearer(env: &TestEnv, watch: &Watch, http: &reqwest::Client) -> String {
-    let key = shared::auth::ApiKey::generate();
-    env.app.store.add_api_key(&key, "stream-e2e").await.unwrap();
-    let issued = http
-        .post(format!("{}/token", watch.base_url))
-        .header("authorization", format!("Basic {}", key.expose()))
-        .header("basiq-version", "3.0")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("scope=SERVER_ACCESS")
-        .send()
-        .await
-        .expect("POST /token");
-    assert_eq!(issued.status(), 200);
-    let issued: Value = issued.json().await.unwrap();
-    format!("Bearer {}", issued["access_token"].as_str().unwrap())
-}
-
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -130,7 +112,7 @@ async fn writes_become_events_through_the_real_stream() {
     let watch = Watch::serve(&env).await;
     let http = watch.http();
     let client = Client {
-        bearer: bearer(&env, &watch, &http).await,
+        bearer: watch.bearer(&env).await,
         http,
         base: watch.base_url.clone(),
     };

@@ -293,8 +293,15 @@ impl Store {
     pub async fn take_purge(&self, id: &UserId, until: i64) -> Result<bool, ApiError> {
         let mut update = Update::default();
         update.set(attrs::PURGE_LEASE_UNTIL, n(until));
+        self.update_tombstone(id, &update).await
+    }
+
+    /// One UpdateItem of a user's tombstoned profile, conditional on the
+    /// tombstone, so that it never makes an item again: `false` when there
+    /// is no tombstone (any more: a purge finished meanwhile).
+    async fn update_tombstone(&self, id: &UserId, update: &Update) -> Result<bool, ApiError> {
         let mut e = Expr::default();
-        let update = e.update(&update);
+        let update = e.update(update);
         let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
         let result = retry_conflicts(|| {
             self.client
@@ -486,32 +493,7 @@ impl Store {
         ] {
             additions.add(attr, n(count));
         }
-        let mut e = Expr::default();
-        let update = e.update(&additions);
-        let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
-        let result = retry_conflicts(|| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(profile_key(id)))
-                .update_expression(&update)
-                .condition_expression(&condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .return_consumed_capacity(CAPACITY)
-                .send()
-        })
-        .await;
-        match result {
-            Ok(output) => {
-                self.meter.record_write(output.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(err.into()),
-            },
-        }
+        self.update_tombstone(id, &additions).await.map(|_| ())
     }
 
     /// One page of the partition's keys (at most `limit`), with each

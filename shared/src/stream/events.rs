@@ -13,9 +13,10 @@
 //! invocation fails, as a fault should.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
 
+use super::delivered_again;
 use crate::config::App;
 use crate::error::{ApiError, Chain};
 use crate::store::events::{event_of, Change, ChangeKind};
@@ -69,11 +70,7 @@ pub async fn record_events(
                     failed = sequences.len() - at,
                     "events: a record was not recorded; the stream delivers it and those after it again"
                 );
-                for sequence in &sequences[at..] {
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = sequence.clone();
-                    response.batch_item_failures.push(failure);
-                }
+                response = delivered_again(sequences[at..].iter().cloned());
                 break;
             }
         }

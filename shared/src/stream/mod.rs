@@ -50,12 +50,20 @@ async fn purge(app: &App, event: LambdaEvent<Event>) -> Result<DynamoDbEventResp
         .records
         .first()
         .map(|r| r.change.sequence_number.clone());
-    let purged = purge_batch(app, event).await?;
+    Ok(match purge_batch(app, event).await? {
+        Purged::Done => DynamoDbEventResponse::default(),
+        Purged::Stopped => delivered_again([first.flatten()]),
+    })
+}
+
+/// The answer that has Lambda deliver these records again (by their
+/// sequence numbers), and the batch's records after them.
+fn delivered_again(sequences: impl IntoIterator<Item = Option<String>>) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    if purged == Purged::Stopped {
+    for sequence in sequences {
         let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = first.flatten();
+        failure.item_identifier = sequence;
         response.batch_item_failures.push(failure);
     }
-    Ok(response)
+    response
 }

@@ -347,6 +347,40 @@ pub(crate) fn transaction_filter() -> BoxedStrategy<String> {
     filter(clause(paths, ops, values))
 }
 
+/// Basiq's event filters, mostly well formed (so that the feed's store is
+/// reached), with near misses.
+pub(crate) fn event_filter(ids: &Ids) -> BoxedStrategy<String> {
+    let ids = ids.clone();
+    let paths = prop_oneof![
+        8 => pick(&["user.id", "event.entity", "event.type"]),
+        1 => pick(&["event.id", "event", "EVENT.TYPE", "user.email", "event.type "]),
+    ]
+    .boxed();
+    let ops = |_: &str| -> BoxedStrategy<String> {
+        prop_oneof![8 => Just("eq".to_owned()), 1 => pick(&["ne", "in", "EQ", ""])].boxed()
+    };
+    let values = move |path: &str| -> BoxedStrategy<String> {
+        match path {
+            "user.id" => id_texts(&ids),
+            "event.entity" => prop_oneof![
+                4 => pick(&["user", "connection"]),
+                1 => pick(&["account", "User", ""]),
+            ]
+            .boxed(),
+            "event.type" => prop_oneof![
+                4 => pick(&[
+                    "user.created", "user.updated", "user.deleted", "connection.created",
+                    "connection.updated", "connection.deleted",
+                ]),
+                1 => pick(&["account.updated", "user.created ", "user", ""]),
+            ]
+            .boxed(),
+            _ => text(12),
+        }
+    };
+    filter(clause(paths, ops, values))
+}
+
 pub(crate) fn limit() -> BoxedStrategy<String> {
     prop_oneof![
         2 => (1usize..=500).prop_map(|n| n.to_string()),

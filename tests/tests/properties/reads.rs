@@ -429,6 +429,7 @@ fn any_query(ids: &Ids) -> BoxedStrategy<Query> {
         3 => text(30).prop_map(QValue::Text),
         1 => texts(user_filter(ids)),
         1 => texts(transaction_filter()),
+        1 => texts(event_filter(ids)),
         1 => texts(limit()),
         1 => next_value(),
     ];
