@@ -23,5 +23,6 @@ echo "== microbenchmarks"
 cargo bench -p shared --bench domain
 
 start_own_dynamodb
+start_own_sqs
 echo "== harness"
 target/release/bench

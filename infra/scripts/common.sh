@@ -1,5 +1,5 @@
-# Sourced by the other scripts: paths, a free port, a DynamoDB Local of our
-# own, and stopping what we started.
+# Sourced by the other scripts: paths, a free port, a DynamoDB Local and an
+# SQS emulator of our own, and stopping what we started.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export PATH="$root/.tools/venv/bin:$PATH"
 
@@ -44,4 +44,17 @@ start_own_dynamodb() {
   trap stop_started EXIT
   export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
   echo "== DynamoDB Local on port $port (pid $pid)"
+}
+
+# An SQS emulator of our own (moto, in memory; see sqs.sh) on a free port of
+# 127.0.0.1, stopped when the script exits (on failure too); SQS_ENDPOINT
+# names it. The tests create their queues on it; make dev its webhook queue.
+start_own_sqs() {
+  local port pid
+  port=$(free_port)
+  pid=$(bash "$root/infra/scripts/sqs.sh" "$port")
+  started_pids+=("$pid")
+  trap stop_started EXIT
+  export SQS_ENDPOINT="http://127.0.0.1:$port"
+  echo "== SQS emulator (moto) on port $port (pid $pid)"
 }

@@ -11,5 +11,6 @@ seed="${CONTRACT_SEED:-$(python3 -c 'import secrets; print(secrets.randbits(31))
 max_time="${CONTRACT_MAX_TIME:-1800}"
 echo "== contract soak: CONTRACT_SEED=$seed CONTRACT_MAX_TIME=$max_time (replay with: CONTRACT_SEED=$seed CONTRACT_MAX_TIME=$max_time make contract-soak)"
 start_own_dynamodb
+start_own_sqs
 CONTRACT_SEED="$seed" CONTRACT_MAX_TIME="$max_time" \
   cargo nextest run -p tests --test schemathesis --no-capture

@@ -3,8 +3,11 @@
 # template.yaml with its stream, every function served by cargo lambda watch
 # on an internal port, and the local API Gateway (infra/src/gateway.rs) in
 # front of it on 127.0.0.1:$API_PORT, which also polls the table's stream and
-# hands its records to events and purge-user (infra/src/streams.rs). Secrets
-# reach the functions in a file under .local/, never on a command line.
+# hands its records to events and purge-user (infra/src/streams.rs). An SQS
+# emulator (moto) holds the webhook queue and its dead-letter queue, as
+# template.yaml declares them; the gateway polls the queue and hands its
+# messages to deliver-webhooks (infra/src/queues.rs). Secrets reach the
+# functions in a file under .local/, never on a command line.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -27,6 +30,11 @@ export TABLE_NAME="$table"
 # delivers it. A table kept from before gets its stream turned on.
 cargo run --quiet -p infra -- create-table --stream
 
+# The webhook queue lives in memory: created afresh on every start.
+start_own_sqs
+webhook_queue_url=$(cargo run --quiet -p infra -- create-queues)
+echo "Webhook queue: $webhook_queue_url (dead letters in webhooks-dead)"
+
 # A local API key on first start; only its digest is in the table.
 if [ ! -s "$root/.local/api-key" ]; then
   mkdir -p "$root/.local"
@@ -40,6 +48,7 @@ fi
 env_file="$root/.local/functions.env"
 cursor_key=$(local_secret cursor-key)
 token_secret=$(local_secret token-secret)
+webhook_key=$(local_secret webhook-key)
 rm -f "$env_file"
 (
   umask 077
@@ -49,9 +58,13 @@ rm -f "$env_file"
     "CURSOR_KEY=$cursor_key" \
     "TOKEN_SECRET=$token_secret" \
     "PUBLIC_BASE_URL=$public_base_url" \
+    "SQS_ENDPOINT=$SQS_ENDPOINT" \
+    "WEBHOOK_QUEUE_URL=$webhook_queue_url" \
+    "WEBHOOK_KEY=$webhook_key" \
+    "WEBHOOK_LOCAL_TARGETS=1" \
     "RUST_LOG=${RUST_LOG:-info}" > "$env_file"
 )
-unset cursor_key token_secret
+unset cursor_key token_secret webhook_key
 
 # cargo lambda watch on an internal port, 127.0.0.1 only. Clients call the
 # gateway; the watcher's own routes (invoke API, function URLs) stay internal.
@@ -74,11 +87,14 @@ cargo build --quiet -p infra --bin gateway
 echo "API: $public_base_url  (each function compiles on its first request)"
 echo "Dashboard: $public_base_url/  (sign in with the key in .local/api-key)"
 echo "Stream: table $table has its stream; the gateway polls it every 200 ms and hands its records to events and purge-user (lines starting streams:)"
+echo "Webhooks: the gateway long-polls the webhook queue and hands its messages to deliver-webhooks (lines starting queues:); local receivers (http://127.0.0.1:...) are allowed"
 echo "Get a token:  curl -X POST $public_base_url/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"
 # The gateway in the foreground, as far as the user can tell: this script
 # waits on it, and Ctrl-C (or any exit) stops it and the rest by PID. It
-# reads TABLE_NAME and DYNAMODB_ENDPOINT (exported above) to find the stream.
+# reads TABLE_NAME and DYNAMODB_ENDPOINT (exported above) to find the
+# stream, and SQS_ENDPOINT (exported by start_own_sqs) with
+# WEBHOOK_QUEUE_URL to poll the webhook queue.
 API_PORT="$api_port" WATCH_URL="http://127.0.0.1:$watch_port" PUBLIC_BASE_URL="$public_base_url" \
-  cargo run --quiet -p infra --bin gateway &
+  WEBHOOK_QUEUE_URL="$webhook_queue_url" cargo run --quiet -p infra --bin gateway &
 started_pids+=("$!")
 wait "$!"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: tools, lint, then every test against a DynamoDB Local of its own.
+# make test: tools, lint, then every test against a DynamoDB Local and an
+# SQS emulator of its own (SQS_ENDPOINT: the webhook tests' queues).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -16,6 +17,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 start_own_dynamodb
+start_own_sqs
 
 echo "== tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final

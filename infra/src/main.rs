@@ -1,6 +1,9 @@
 //! `infra create-table [--stream]`: creates TABLE_NAME on DYNAMODB_ENDPOINT
 //! from template.yaml; with `--stream` (or `TABLE_STREAM=1`) with its stream,
 //! which the gateway's poller then delivers to the stream functions.
+//! `infra create-queues`: creates the webhook queue (`webhooks`) and its
+//! dead-letter queue (`webhooks-dead`) on the SQS emulator at SQS_ENDPOINT,
+//! as template.yaml declares them, and prints the queue's URL.
 //! `infra api-key`: creates an API key, stores its digest, prints the key once.
 //! `infra seed`: fills it with USERS users (default 50), each with
 //! TRANSACTIONS_PER_USER transactions (default 200).
@@ -10,6 +13,9 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
+    if command == "create-queues" {
+        return create_queues().await;
+    }
     let Ok(table) = std::env::var("TABLE_NAME") else {
         eprintln!("error: TABLE_NAME is not set");
         return ExitCode::FAILURE;
@@ -98,7 +104,7 @@ async fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: infra create-table [--stream] | infra api-key | infra seed | infra bench-delete"
+                "usage: infra create-table [--stream] | infra create-queues | infra api-key | infra seed | infra bench-delete"
             );
             return ExitCode::from(2);
         }
@@ -106,6 +112,32 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => {
             println!("table {table} is ready");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `infra create-queues`: the URL goes to stdout (make dev reads it), the
+/// rest to stderr.
+async fn create_queues() -> ExitCode {
+    let created = async {
+        let client = infra::queues::local_client_from_env()?;
+        let definition = infra::queues::definition().map_err(|e| e.to_string())?;
+        infra::queues::create(
+            &client,
+            infra::queues::QUEUE_NAME,
+            infra::queues::DEAD_LETTER_QUEUE_NAME,
+            &definition,
+        )
+        .await
+    };
+    match created.await {
+        Ok(queues) => {
+            println!("{}", queues.url);
             ExitCode::SUCCESS
         }
         Err(err) => {

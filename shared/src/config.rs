@@ -12,8 +12,10 @@ use time::OffsetDateTime;
 
 use crate::auth::TokenSigner;
 use crate::error::ApiError;
+use crate::queue::Queue;
 use crate::rotation::Keyring;
 use crate::store::Store;
+use crate::webhook::target::TargetPolicy;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -27,6 +29,10 @@ pub struct Needs {
     pub tokens: bool,
     /// `CURSOR_KEY`, to sign and check pagination cursors.
     pub cursors: bool,
+    /// `WEBHOOK_KEY`, to seal or open webhook signing secrets.
+    pub webhook_key: bool,
+    /// `WEBHOOK_QUEUE_URL`, to hand deliveries to the webhook queue.
+    pub queue: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +57,15 @@ pub struct Config {
     /// `TOKEN_SECRET_PREVIOUS_UNTIL`). Only the functions that check tokens
     /// are given the secret.
     pub tokens: Option<TokenSigner>,
+    /// Seals webhook signing secrets at rest (`WEBHOOK_KEY`, at least 32
+    /// bytes, rotated as the others are). Only the functions that seal or
+    /// open a secret are given it.
+    pub webhook_key: Option<Keyring>,
+    /// The webhook delivery queue (`WEBHOOK_QUEUE_URL`).
+    pub webhook_queue_url: Option<String>,
+    /// Where webhooks may be sent: locally (`WEBHOOK_LOCAL_TARGETS=1`, never
+    /// in AWS) also to this machine, over http.
+    pub webhook_targets: TargetPolicy,
 }
 
 impl Config {
@@ -76,6 +91,15 @@ impl Config {
             .filter(|base| !base.is_empty());
         let cursor_key = keyring(&var, "CURSOR_KEY", 16, needs.cursors)?;
         let tokens = keyring(&var, "TOKEN_SECRET", 32, needs.tokens)?.map(TokenSigner::with_keys);
+        let webhook_key = keyring(&var, "WEBHOOK_KEY", 32, needs.webhook_key)?;
+        let webhook_queue_url = match var("WEBHOOK_QUEUE_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if needs.queue => return Err(ConfigError("WEBHOOK_QUEUE_URL is not set".into())),
+            _ => None,
+        };
+        let webhook_targets = TargetPolicy {
+            local: var("WEBHOOK_LOCAL_TARGETS").is_ok_and(|v| v == "1"),
+        };
         Ok(Self {
             table_name,
             delete_budget,
@@ -84,7 +108,18 @@ impl Config {
             public_base_url,
             cursor_key,
             tokens,
+            webhook_key,
+            webhook_queue_url,
+            webhook_targets,
         })
+    }
+
+    /// The keys of webhook secrets. Present in every function that seals or
+    /// opens one, since such a function does not start without them.
+    pub fn webhook_key(&self) -> Result<&Keyring, ApiError> {
+        self.webhook_key
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("WEBHOOK_KEY is not configured"))
     }
 
     /// The token signer. Present in every function that checks tokens, since
@@ -207,6 +242,8 @@ fn keyring(
 pub struct App {
     pub store: Store,
     pub config: Config,
+    /// The webhook delivery queue, in the functions that write to it.
+    pub queue: Option<Queue>,
 }
 
 impl App {
@@ -214,36 +251,91 @@ impl App {
         Self {
             store: Store::new(client, config.table_name.clone()),
             config,
+            queue: None,
         }
+    }
+
+    /// The same app, handing deliveries to the queue `WEBHOOK_QUEUE_URL`
+    /// names through `sqs` (nothing when no queue is configured).
+    pub fn with_queue(mut self, sqs: aws_sdk_sqs::Client) -> Self {
+        self.queue = self
+            .config
+            .webhook_queue_url
+            .clone()
+            .map(|url| Queue::new(sqs, url));
+        self
+    }
+
+    /// The delivery queue. Present in every function that writes to it,
+    /// since such a function does not start without its URL.
+    pub fn queue(&self) -> Result<&Queue, ApiError> {
+        self.queue
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("WEBHOOK_QUEUE_URL is not configured"))
     }
 
     pub async fn from_env(needs: Needs) -> Result<Self, ConfigError> {
         let config = Config::from_env(needs)?;
-        Ok(Self::new(dynamodb_client().await, config))
+        let shared = aws_shared_config().await;
+        let app = Self::new(dynamodb_client_of(&shared), config);
+        Ok(match app.config.webhook_queue_url {
+            Some(_) => app.with_queue(sqs_client_of(&shared)),
+            None => app,
+        })
     }
+}
+
+/// The SDK's shared configuration: region, credentials and our HTTPS client.
+async fn aws_shared_config() -> aws_config::SdkConfig {
+    aws_config::from_env()
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// Local credentials and region for an emulator (DynamoDB Local, the SQS
+/// emulator) when the environment gives none.
+fn local_defaults(shared: &aws_config::SdkConfig) -> (Option<Credentials>, Option<Region>) {
+    let credentials = (shared.credentials_provider().is_none()
+        || std::env::var("AWS_ACCESS_KEY_ID").is_err())
+    .then(|| Credentials::new("local", "local", None, None, "local-emulator"));
+    let region = shared.region().is_none().then(|| Region::new("us-east-1"));
+    (credentials, region)
+}
+
+/// The SQS client: `SQS_ENDPOINT` (the local emulator) when set.
+fn sqs_client_of(shared: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    let mut builder = aws_sdk_sqs::config::Builder::from(shared);
+    if let Ok(endpoint) = std::env::var("SQS_ENDPOINT") {
+        builder = builder.endpoint_url(endpoint);
+        let (credentials, region) = local_defaults(shared);
+        if let Some(credentials) = credentials {
+            builder = builder.credentials_provider(credentials);
+        }
+        if let Some(region) = region {
+            builder = builder.region(region);
+        }
+    }
+    aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
 /// The DynamoDB client. `DYNAMODB_ENDPOINT` points it at DynamoDB Local,
 /// which accepts any credentials, so local runs need no AWS account.
 pub async fn dynamodb_client() -> Client {
-    let shared = aws_config::from_env()
-        .http_client(https_client())
-        .load()
-        .await;
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+    dynamodb_client_of(&aws_shared_config().await)
+}
+
+/// The DynamoDB client: `DYNAMODB_ENDPOINT` (DynamoDB Local) when set.
+fn dynamodb_client_of(shared: &aws_config::SdkConfig) -> Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(shared);
     if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
         builder = builder.endpoint_url(endpoint);
-        if shared.credentials_provider().is_none() || std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-            builder = builder.credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "dynamodb-local",
-            ));
+        let (credentials, region) = local_defaults(shared);
+        if let Some(credentials) = credentials {
+            builder = builder.credentials_provider(credentials);
         }
-        if shared.region().is_none() {
-            builder = builder.region(Region::new("us-east-1"));
+        if let Some(region) = region {
+            builder = builder.region(region);
         }
     }
     Client::from_conf(builder.build())
@@ -291,6 +383,7 @@ mod tests {
             Needs {
                 tokens: true,
                 cursors: true,
+                ..Needs::default()
             },
             &[
                 &[

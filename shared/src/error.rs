@@ -98,6 +98,11 @@ pub enum ApiError {
         retry_after_seconds: u64,
     },
 
+    /// The resource's state does not allow this now (a limit reached, a
+    /// webhook disabled); the detail says what would.
+    #[error("{0}")]
+    Conflict(&'static str),
+
     /// `If-Match` named a version that is no longer current.
     #[error("The user has changed since it was read. Fetch it again and retry.")]
     PreconditionFailed,

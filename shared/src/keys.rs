@@ -107,6 +107,36 @@ pub fn event_pk(id: &str) -> String {
 
 pub const EVENT_SK: &str = "EVENT";
 
+/// The partition of every webhook subscription and their count: one Query
+/// reads them all (there are at most `webhook::MAX_SUBSCRIPTIONS`), as
+/// every batch of events does.
+pub const WEBHOOKS_PK: &str = "WEBHOOKS";
+
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+pub fn webhook_sk(id: &str) -> String {
+    format!("{WEBHOOK_PREFIX}{id}")
+}
+
+/// The count of subscriptions, beside them, kept by the transaction that
+/// creates or deletes one, so the limit holds under concurrent creates.
+pub const WEBHOOK_COUNT_SK: &str = "COUNT";
+
+/// A subscription's delivery attempts: a partition of their own, read
+/// newest first.
+pub fn deliveries_pk(id: &str) -> String {
+    format!("{WEBHOOK_PREFIX}{id}")
+}
+
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// One attempt's id, and after [`DELIVERY_PREFIX`] its sort key: its time
+/// (RFC 3339, milliseconds, so text order is time order) and a random
+/// suffix, so two attempts in one millisecond are two.
+pub fn delivery_id(attempted_at: &str, nonce: &str) -> String {
+    format!("{attempted_at}#{nonce}")
+}
+
 /// A local secondary index: same partition as the table, another sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalIndex {

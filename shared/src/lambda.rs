@@ -11,6 +11,10 @@ use crate::config::{App, Needs};
 use crate::routes::Route;
 use crate::stream::{self, StreamHandler};
 use crate::telemetry;
+use crate::webhook::deliver;
+use crate::webhook::send::Sender;
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::LambdaEvent;
 
 /// What a function's `main` returns when it cannot start or serve.
 pub type Error = lambda_runtime::Error;
@@ -56,6 +60,29 @@ pub fn serve_stream(handler: StreamHandler) -> Result<(), Error> {
                 .await
                 .map_err(Error::from)
         }))
+        .await
+    })
+}
+
+/// Serves `deliver-webhooks`, on the webhook queue. The sender (its
+/// connection pool) is made once per sandbox, as the app is.
+pub fn serve_queue() -> Result<(), Error> {
+    block_on(async move {
+        let app = App::from_env(Needs {
+            webhook_key: true,
+            queue: true,
+            ..Needs::default()
+        })
+        .await?;
+        let sender = Sender::new(app.config.webhook_targets)?;
+        let (app, sender) = (&app, &sender);
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<SqsEvent>| async move {
+                deliver::deliver_batch(app, sender, event)
+                    .await
+                    .map_err(Error::from)
+            },
+        ))
         .await
     })
 }

@@ -6,7 +6,8 @@
 //!   [`finance`] (connections, accounts, transactions, ingest), [`search`]
 //!   (what a search asks for), [`event`] (the events of the feed, their
 //!   types and filter), [`filter`] (Basiq's filter syntax), [`fold`],
-//!   [`clock`], [`idempotency`] (keys and request digests), [`error`].
+//!   [`clock`], [`idempotency`] (keys and request digests), [`error`],
+//!   [`webhook`] (subscriptions, signing, the SSRF rules, delivery).
 //! - **Storage**: [`keys`] declares every key template and index, and
 //!   [`store`] is the only code that talks to DynamoDB: typed answers in,
 //!   typed answers out, never an attribute name or an expression outside it.
@@ -16,7 +17,8 @@
 //!   previous; [`api`] holds one handler per route and [`stream`] the
 //!   handlers of the table's stream; [`routes`] is the route table.
 //! - **Runtime**: [`lambda`] is what each function's `main` calls,
-//!   [`config`] is read once at cold start, [`telemetry`] writes the logs and the metrics.
+//!   [`config`] is read once at cold start, [`telemetry`] writes the logs and the metrics,
+//!   [`queue`] hands webhook deliveries to SQS.
 
 // Domain
 pub mod clock;
@@ -28,6 +30,7 @@ pub mod fold;
 pub mod idempotency;
 pub mod search;
 pub mod user;
+pub mod webhook;
 
 // Storage
 pub mod keys;
@@ -44,6 +47,7 @@ pub mod stream;
 // Runtime
 pub mod config;
 pub mod lambda;
+pub mod queue;
 pub mod telemetry;
 
 pub use config::App;

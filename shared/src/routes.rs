@@ -31,6 +31,13 @@ pub enum Route {
     GetEvent,
     ListEventTypes,
     GetEventType,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    DeleteWebhook,
+    RotateWebhookSecret,
+    TestWebhook,
+    ListWebhookDeliveries,
 }
 
 /// A method and path template, and the function that answers it.
@@ -64,7 +71,7 @@ pub const SLASHED: [&str; 2] = ["/users", "/users/{userId}"];
 /// before a template it also matches (`/events/types` before
 /// `/events/{eventId}`), so that the first match wins as API Gateway's most
 /// specific route does.
-pub const ENDPOINTS: [Endpoint; 22] = [
+pub const ENDPOINTS: [Endpoint; 29] = [
     endpoint("GET", "/", DASHBOARD),
     endpoint("GET", "/assets/{asset}", DASHBOARD),
     endpoint("GET", "/openapi.json", DASHBOARD),
@@ -99,6 +106,21 @@ pub const ENDPOINTS: [Endpoint; 22] = [
     endpoint("GET", "/events/types", "list-event-types"),
     endpoint("GET", "/events/types/{typeId}", "get-event-type"),
     endpoint("GET", "/events/{eventId}", "get-event"),
+    endpoint("POST", "/webhooks", "create-webhook"),
+    endpoint("GET", "/webhooks", "list-webhooks"),
+    endpoint("GET", "/webhooks/{webhookId}", "get-webhook"),
+    endpoint("DELETE", "/webhooks/{webhookId}", "delete-webhook"),
+    endpoint(
+        "POST",
+        "/webhooks/{webhookId}/secret",
+        "rotate-webhook-secret",
+    ),
+    endpoint("POST", "/webhooks/{webhookId}/test", "test-webhook"),
+    endpoint(
+        "GET",
+        "/webhooks/{webhookId}/deliveries",
+        "list-webhook-deliveries",
+    ),
 ];
 
 /// What the route table says of a method and a path.
@@ -179,7 +201,7 @@ fn match_template(
 }
 
 impl Route {
-    pub const ALL: [Route; 18] = [
+    pub const ALL: [Route; 25] = [
         Route::IssueToken,
         Route::CreateUser,
         Route::SearchUsers,
@@ -198,6 +220,13 @@ impl Route {
         Route::GetEvent,
         Route::ListEventTypes,
         Route::GetEventType,
+        Route::CreateWebhook,
+        Route::ListWebhooks,
+        Route::GetWebhook,
+        Route::DeleteWebhook,
+        Route::RotateWebhookSecret,
+        Route::TestWebhook,
+        Route::ListWebhookDeliveries,
     ];
 
     /// The Lambda function (and binary) that serves this route.
@@ -221,6 +250,13 @@ impl Route {
             Route::GetEvent => "get-event",
             Route::ListEventTypes => "list-event-types",
             Route::GetEventType => "get-event-type",
+            Route::CreateWebhook => "create-webhook",
+            Route::ListWebhooks => "list-webhooks",
+            Route::GetWebhook => "get-webhook",
+            Route::DeleteWebhook => "delete-webhook",
+            Route::RotateWebhookSecret => "rotate-webhook-secret",
+            Route::TestWebhook => "test-webhook",
+            Route::ListWebhookDeliveries => "list-webhook-deliveries",
         }
     }
 
@@ -242,8 +278,13 @@ impl Route {
             tokens: true,
             cursors: matches!(
                 self,
-                Route::SearchUsers | Route::ListTransactions | Route::ListEvents
+                Route::SearchUsers
+                    | Route::ListTransactions
+                    | Route::ListEvents
+                    | Route::ListWebhookDeliveries
             ),
+            webhook_key: matches!(self, Route::CreateWebhook | Route::RotateWebhookSecret),
+            queue: matches!(self, Route::TestWebhook),
         }
     }
 }
@@ -279,6 +320,17 @@ impl Route {
             Route::GetEvent => |app, req| Box::pin(api::events::get_event(app, req)),
             Route::ListEventTypes => |app, req| Box::pin(api::events::list_event_types(app, req)),
             Route::GetEventType => |app, req| Box::pin(api::events::get_event_type(app, req)),
+            Route::CreateWebhook => |app, req| Box::pin(api::webhooks::create_webhook(app, req)),
+            Route::ListWebhooks => |app, req| Box::pin(api::webhooks::list_webhooks(app, req)),
+            Route::GetWebhook => |app, req| Box::pin(api::webhooks::get_webhook(app, req)),
+            Route::DeleteWebhook => |app, req| Box::pin(api::webhooks::delete_webhook(app, req)),
+            Route::RotateWebhookSecret => {
+                |app, req| Box::pin(api::webhooks::rotate_webhook_secret(app, req))
+            }
+            Route::TestWebhook => |app, req| Box::pin(api::webhooks::test_webhook(app, req)),
+            Route::ListWebhookDeliveries => {
+                |app, req| Box::pin(api::webhooks::list_webhook_deliveries(app, req))
+            }
         }
     }
 }

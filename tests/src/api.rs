@@ -173,3 +173,43 @@ pub fn user_event(route: Route, method: &str, user: &str) -> Event {
 pub fn record_event(route: Route, method: &str, user: &str, param: &str, id: &str) -> Event {
     event(route, method, &[("userId", user), (param, id)])
 }
+
+impl TestApi<'_> {
+    pub async fn create_webhook(self, body: &Value) -> Reply {
+        let event = event(Route::CreateWebhook, "POST", &[]).json(body);
+        self.call(Route::CreateWebhook, event).await
+    }
+
+    pub async fn list_webhooks(self) -> Reply {
+        self.call(Route::ListWebhooks, event(Route::ListWebhooks, "GET", &[]))
+            .await
+    }
+
+    pub async fn get_webhook(self, id: &str) -> Reply {
+        let event = event(Route::GetWebhook, "GET", &[("webhookId", id)]);
+        self.call(Route::GetWebhook, event).await
+    }
+
+    pub async fn delete_webhook(self, id: &str) -> Reply {
+        let event = event(Route::DeleteWebhook, "DELETE", &[("webhookId", id)]);
+        self.call(Route::DeleteWebhook, event).await
+    }
+
+    pub async fn rotate_webhook_secret(self, id: &str) -> Reply {
+        let event = event(Route::RotateWebhookSecret, "POST", &[("webhookId", id)]);
+        self.call(Route::RotateWebhookSecret, event).await
+    }
+
+    pub async fn test_webhook(self, id: &str) -> Reply {
+        let event = event(Route::TestWebhook, "POST", &[("webhookId", id)]);
+        self.call(Route::TestWebhook, event).await
+    }
+
+    pub async fn list_webhook_deliveries(self, id: &str, params: &[(&str, &str)]) -> Reply {
+        let event = params.iter().fold(
+            event(Route::ListWebhookDeliveries, "GET", &[("webhookId", id)]),
+            |e, (k, v)| e.query(k, v),
+        );
+        self.call(Route::ListWebhookDeliveries, event).await
+    }
+}

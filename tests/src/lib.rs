@@ -6,6 +6,8 @@ pub mod api;
 pub mod contract;
 pub mod events;
 pub mod faults;
+pub mod queue;
+pub mod receiver;
 pub mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,9 @@ pub const TOKEN_SECRET: &[u8] = b"test-token-secret-0123456789abcdef";
 
 /// The key every test environment signs cursors with.
 pub const CURSOR_KEY: &[u8] = b"test-cursor-key-0123456789abcdef";
+
+/// The key every test environment seals webhook secrets with.
+pub const WEBHOOK_KEY: &[u8] = b"test-webhook-key-0123456789abcdef";
 
 /// Polls until `check` holds, for at most 5 s: global secondary indexes
 /// (the searches', the events') are eventually consistent.
@@ -127,6 +132,8 @@ pub struct TestEnv {
     /// Whether the table has its stream ([`TestEnv::with_stream`]): then
     /// [`watch::Watch::serve`] runs the local poller, which delivers it.
     pub stream: bool,
+    /// The webhook queue of this test ([`TestEnv::with_queue`]), if any.
+    pub queue: Option<queue::LocalQueue>,
 }
 
 impl TestEnv {
@@ -168,6 +175,9 @@ impl TestEnv {
             public_base_url: None,
             cursor_key: Some(shared::rotation::Keyring::new(CURSOR_KEY)),
             tokens: Some(shared::auth::TokenSigner::new(TOKEN_SECRET)),
+            webhook_key: Some(shared::rotation::Keyring::new(WEBHOOK_KEY)),
+            webhook_queue_url: None,
+            webhook_targets: shared::webhook::target::TargetPolicy { local: true },
         };
         adjust(&mut config);
         requests.clear();
@@ -176,7 +186,25 @@ impl TestEnv {
             requests,
             table,
             stream: stream == infra::table::Stream::FromTemplate,
+            queue: None,
         }
+    }
+
+    /// The same world with a webhook queue of its own (and its dead-letter
+    /// queue) on the local SQS emulator, which the app hands deliveries to.
+    pub async fn with_queue(mut self) -> Self {
+        let queue = queue::LocalQueue::create().await;
+        self.app.config.webhook_queue_url = Some(queue.url.clone());
+        self.app = self.app.clone().with_queue(queue.client.clone());
+        self.queue = Some(queue);
+        self
+    }
+
+    /// This test's webhook queue; the test made one with [`TestEnv::with_queue`].
+    pub fn queue(&self) -> &queue::LocalQueue {
+        self.queue
+            .as_ref()
+            .expect("a queue: make the environment with TestEnv::with_queue")
     }
 
     /// As [`TestEnv::with`], but the app (and [`TestEnv::client`]) talk to
@@ -213,6 +241,22 @@ impl TestEnv {
             vars.push((
                 "CURSOR_KEY",
                 String::from_utf8_lossy(CURSOR_KEY).into_owned(),
+            ));
+        }
+        if config.webhook_key.is_some() {
+            vars.push((
+                "WEBHOOK_KEY",
+                String::from_utf8_lossy(WEBHOOK_KEY).into_owned(),
+            ));
+        }
+        if config.webhook_targets.local {
+            vars.push(("WEBHOOK_LOCAL_TARGETS", "1".into()));
+        }
+        if let Some(queue) = &self.queue {
+            vars.push(("WEBHOOK_QUEUE_URL", queue.url.clone()));
+            vars.push((
+                "SQS_ENDPOINT",
+                std::env::var("SQS_ENDPOINT").unwrap_or_default(),
             ));
         }
         vars

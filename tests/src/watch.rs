@@ -3,7 +3,9 @@
 //! (`infra::gateway`) in front of it, which is what clients call. For a
 //! table with its stream ([`TestEnv::with_stream`]) the gateway also runs the
 //! stream poller (`infra::streams`), which delivers the stream's records to
-//! `events` and `purge-user`.
+//! `events` and `purge-user`; for one with a webhook queue
+//! ([`TestEnv::with_queue`]) it also runs the queue poller, which hands the
+//! queue's messages to `deliver-webhooks` as Lambda's SQS event source does.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -56,8 +58,14 @@ fn write_env_file(vars: &[(&str, String)]) -> PathBuf {
 
 impl Watch {
     /// Serves every function on the test's table, with its secrets and its
-    /// deletion settings, behind the gateway.
+    /// deletion settings, behind the gateway. Every function starts only
+    /// with all it needs (test-webhook its queue), so the test's world has
+    /// a queue ([`TestEnv::with_queue`]).
     pub async fn serve(env: &TestEnv) -> Self {
+        assert!(
+            env.queue.is_some(),
+            "Watch::serve serves test-webhook too, which needs a queue: make the world with TestEnv::with_queue"
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port for the gateway");
@@ -100,6 +108,9 @@ impl Watch {
             // Only a table with its stream is polled; without one, the
             // gateway imitates the deletion's hand-over, as it always has.
             table: env.stream.then(|| env.table.clone()),
+            // The functions send to this queue (`function_env` names it), and
+            // the poller delivers it; on the emulator `SQS_ENDPOINT` names.
+            webhook_queue: env.queue.as_ref().map(|queue| queue.url.clone()),
         };
         let gateway = tokio::spawn(async move {
             if let Err(err) = infra::gateway::serve_on(listener, gateway).await {
@@ -123,19 +134,26 @@ impl Watch {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut polled = Vec::new();
         if env.stream {
-            watch.warm_stream_functions(watch_port).await;
+            let mappings = infra::streams::mappings().expect("template.yaml's stream mappings");
+            polled.extend(mappings.into_iter().map(|mapping| mapping.function));
         }
+        if env.queue.is_some() {
+            let queue = infra::queues::definition().expect("template.yaml's webhook queue");
+            polled.push(queue.function);
+        }
+        watch.warm(watch_port, &polled).await;
         watch
     }
 
-    /// Invokes each stream function once with an empty batch, so that the
-    /// first record is not delayed by its compilation (minutes on a cold
-    /// build): a test then sees an event within seconds of its write.
-    async fn warm_stream_functions(&self, watch_port: u16) {
+    /// Invokes each function a poller calls once with an empty batch, so
+    /// that the first record or message is not delayed by its compilation
+    /// (minutes on a cold build): a test then sees an event, or a delivery,
+    /// within seconds.
+    async fn warm(&self, watch_port: u16, functions: &[String]) {
         let http = self.http();
-        for mapping in infra::streams::mappings().expect("template.yaml's stream mappings") {
-            let function = &mapping.function;
+        for function in functions {
             let answer = http
                 .post(format!(
                     "http://127.0.0.1:{watch_port}/2015-03-31/functions/{function}/invocations"

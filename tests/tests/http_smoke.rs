@@ -14,7 +14,7 @@ use tests::TestEnv;
 
 #[tokio::test]
 async fn create_get_delete_over_http() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_queue().await;
     let key = shared::auth::ApiKey::generate();
     env.app.store.add_api_key(&key, "smoke").await.unwrap();
     let watch = Watch::serve(&env).await;
@@ -138,7 +138,10 @@ async fn the_gateway_answers_as_api_gateway_does() {
     // Not zero: cargo lambda watch gives every function the same environment,
     // and purge-user, which has no deadline of Lambda's here, works within
     // DELETE_BUDGET_MS too (a page an invocation), where zero is no time at all.
-    let env = TestEnv::with(|c| c.delete_budget = Duration::from_millis(1)).await;
+    let env = TestEnv::with(|c| c.delete_budget = Duration::from_millis(1))
+        .await
+        .with_queue()
+        .await;
     let big = env
         .api()
         .new_user(&json!({"email": "gavin@hooli.com", "mobile": "+61410888666", "firstName": "Gavin", "lastName": "Belson"}))

@@ -386,3 +386,15 @@ async fn the_dashboard_serves_the_document_as_json() {
         .request();
     assert_eq!(functions::dashboard::handle(again).await.status(), 304);
 }
+
+/// A key given twice in one mapping (a response code, say) is not valid YAML
+/// for a reader that keeps the first, and the document must read the same
+/// to every reader; reading into JSON values keeps the last silently.
+#[test]
+fn no_key_is_given_twice() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let text = std::fs::read_to_string(&path).expect("docs/openapi.yaml");
+    if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+        panic!("docs/openapi.yaml: {e}");
+    }
+}

@@ -342,7 +342,7 @@ fn every_function_that_holds_a_secret_can_hold_its_previous_version() {
     let mut holders = 0;
     for (id, function) in of_type(&template, "AWS::Serverless::Function") {
         let env = environment(&function);
-        for secret in ["TOKEN_SECRET", "CURSOR_KEY"] {
+        for secret in ["TOKEN_SECRET", "CURSOR_KEY", "WEBHOOK_KEY"] {
             if env.contains(secret) {
                 holders += 1;
                 for also in ["_PREVIOUS", "_PREVIOUS_UNTIL"] {
@@ -366,6 +366,12 @@ fn every_function_that_holds_a_secret_can_hold_its_previous_version() {
                 "CursorKeySecret",
                 "RotatingCursorKey",
                 "CursorKeyRotationEnds",
+            ),
+            (
+                "WEBHOOK_KEY",
+                "WebhookKeySecret",
+                "RotatingWebhookKey",
+                "WebhookKeyRotationEnds",
             ),
         ] {
             if !env.contains(secret) {

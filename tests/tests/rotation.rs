@@ -38,6 +38,7 @@ fn app(env: &TestEnv, vars: Vec<(&'static str, String)>) -> App {
         Needs {
             tokens: true,
             cursors: true,
+            ..Needs::default()
         },
         |name| match name {
             "TABLE_NAME" => Ok(env.table.clone()),

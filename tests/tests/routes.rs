@@ -81,6 +81,8 @@ fn every_function_has_its_entry_point_and_template_resource() {
     // The functions of the table's stream.
     functions.insert("purge-user".into());
     functions.insert("events".into());
+    // The function of the webhook queue.
+    functions.insert("deliver-webhooks".into());
     assert_eq!(bins, functions);
 
     let resources = template()["Resources"].as_mapping().unwrap().clone();

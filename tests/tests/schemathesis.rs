@@ -364,7 +364,7 @@ async fn the_service_keeps_its_openapi_contract() {
     let max_time = env_or("CONTRACT_MAX_TIME", 150);
     let seed = env_or("CONTRACT_SEED", rand::random::<u32>().into());
 
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_queue().await;
     let key = ApiKey::generate();
     env.app.store.add_api_key(&key, "contract").await.unwrap();
     let watch = Watch::serve(&env).await;
@@ -392,7 +392,11 @@ async fn the_service_keeps_its_openapi_contract() {
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args(["--max-time", &max_time.to_string()])
         .args(["--seed", &seed.to_string()])
-        .args(["--workers", "2", "--request-timeout", "60"])
+        // One worker: with two, CPython 3.11's AST constructor, which
+        // Hypothesis calls from both threads to describe its strategies,
+        // now and then fails a run with "AST constructor recursion depth
+        // mismatch" (seen here in one run of three), which is no finding.
+        .args(["--workers", "1", "--request-timeout", "60"])
         .env("CONTRACT_TOKEN", tests::token(Scope::ServerAccess, None))
         .env("CONTRACT_API_KEY", key.expose())
         .env(

@@ -107,7 +107,10 @@ async fn writes_become_events_through_the_real_stream() {
     // DELETE removes its first page, answers 202 and hands over, and the
     // real stream delivers the hand-over to purge-user, which goes on a page
     // an invocation, each reported failed and delivered again.
-    let env = TestEnv::with_stream_and(|c| c.delete_budget = Duration::from_millis(1)).await;
+    let env = TestEnv::with_stream_and(|c| c.delete_budget = Duration::from_millis(1))
+        .await
+        .with_queue()
+        .await;
     assert!(env.stream, "the table has its stream");
     let watch = Watch::serve(&env).await;
     let http = watch.http();

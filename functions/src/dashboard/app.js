@@ -18,6 +18,13 @@ let renewTimer = null;
 const list = { query: "", next: null, seq: 0, timer: null, stale: false };
 // The Activity view's filters (as applied, not as typed) and paging.
 const activity = { user: "", type: "", next: null, seq: 0, typesLoaded: false };
+// The catalogue of event types (GET /events/types), once it has loaded.
+let eventTypeCatalogue = null;
+// The Webhooks view: the list's replies in order, the deliveries panel's
+// webhook and paging, the test event it waits for, and the pending confirmation.
+const webhooks = { seq: 0 };
+const deliveries = { webhook: null, next: null, seq: 0, awaiting: null, timer: null };
+let webhookConfirm = null; // { kind: "rotate" | "delete", webhook }
 const deleted = new Set();
 let current = null; // { user, etag } of the user on screen
 let shownUserId = null; // the id of the detail view's user, loaded or not
@@ -111,6 +118,9 @@ function signOut(message) {
   // A reply still in flight belongs to the session that is ending.
   activity.seq++;
   Object.assign(activity, { user: "", type: "", next: null });
+  webhooks.seq++;
+  webhookConfirm = null;
+  $("webhooks-body").replaceChildren();
   $("nav").hidden = true;
   $("session").hidden = true;
   $("signin-error").textContent = message || "";
@@ -141,12 +151,19 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
 
 // --- Views -------------------------------------------------------------------
 
+const VIEWS = { "signin-view": null, "users-view": "nav-users", "detail-view": "nav-users", "activity-view": "nav-activity", "webhooks-view": "nav-webhooks" };
+
 function show(viewId) {
-  for (const id of ["signin-view", "users-view", "detail-view", "activity-view"]) $(id).hidden = id !== viewId;
-  const section = viewId === "activity-view" ? "nav-activity" : viewId === "signin-view" ? null : "nav-users";
-  for (const id of ["nav-users", "nav-activity"]) {
+  for (const id of Object.keys(VIEWS)) $(id).hidden = id !== viewId;
+  const section = VIEWS[viewId];
+  for (const id of ["nav-users", "nav-activity", "nav-webhooks"]) {
     if (id === section) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");
+  }
+  // A secret is shown once: leaving the view (or the session) forgets it.
+  if (viewId !== "webhooks-view") {
+    hideSecret();
+    closeDeliveries();
   }
 }
 
@@ -475,14 +492,23 @@ async function loadEvents(reset) {
   }
 }
 
+/** The catalogue of event types, fetched once; a failure is not kept. */
+async function eventTypes() {
+  if (!eventTypeCatalogue) {
+    const { body } = await api("/events/types");
+    eventTypeCatalogue = body && Array.isArray(body.data) ? body.data : [];
+  }
+  return eventTypeCatalogue;
+}
+
 async function loadEventTypes() {
   if (activity.typesLoaded) return;
   $("activity-type-error").textContent = "";
   try {
-    const { body } = await api("/events/types");
+    const types = await eventTypes();
     const select = $("activity-type");
     const options = [select.options[0]];
-    for (const kind of body.data) {
+    for (const kind of types) {
       const option = document.createElement("option");
       option.value = kind.id;
       option.textContent = kind.id;
@@ -523,6 +549,509 @@ function clearActivityFilters() {
   $("activity-type").value = "";
   applyActivityFilters();
   $("activity-user").focus();
+}
+
+// --- Webhooks ----------------------------------------------------------------
+
+// How often, and for how long, the deliveries panel looks for a test event's
+// delivery: the queue hands it over within seconds.
+const DELIVERY_POLL_MS = 2000;
+const DELIVERY_WAIT_MS = 60 * 1000;
+const OUTCOMES = new Set(["delivered", "failed", "disabled", "refused", "timeout", "unreachable"]);
+
+function webhookPath(webhook, rest = "") {
+  return `/webhooks/${encodeURIComponent(webhook.id)}${rest}`;
+}
+
+function webhookState(webhook) {
+  if (webhook.status === "disabled") {
+    if (webhook.disabledReason === "gone") return "Disabled: the receiver answered 410 Gone";
+    return webhook.disabledReason ? `Disabled: ${webhook.disabledReason}` : "Disabled";
+  }
+  return webhook.status === "active" ? "Active" : String(webhook.status || "");
+}
+
+function rowButton(text, label, className, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.textContent = text;
+  button.setAttribute("aria-label", label);
+  button.addEventListener("click", () => onClick(button));
+  return button;
+}
+
+function webhookRow(webhook) {
+  const tr = document.createElement("tr");
+  tr.dataset.webhookId = webhook.id;
+  const endpoint = document.createElement("td");
+  const url = document.createElement("span");
+  url.className = "url";
+  url.textContent = webhook.url;
+  endpoint.append(url);
+  if (webhook.description) {
+    const description = document.createElement("span");
+    description.className = "muted description";
+    description.textContent = webhook.description;
+    endpoint.append(description);
+  }
+  const events = document.createElement("td");
+  for (const kind of Array.isArray(webhook.subscribedEvents) ? webhook.subscribedEvents : []) {
+    const badge = document.createElement("span");
+    badge.className = "kind";
+    badge.textContent = kind;
+    events.append(badge, " ");
+  }
+  const state = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = webhook.status === "disabled" ? "state disabled" : "state active";
+  badge.textContent = webhookState(webhook);
+  state.append(badge);
+  const actions = document.createElement("td");
+  const group = document.createElement("div");
+  group.className = "row-actions";
+  group.append(
+    rowButton("Send test event", `Send test event to ${webhook.url}`, "secondary", (button) => sendTestEvent(webhook, button)),
+    rowButton("Deliveries", `Deliveries to ${webhook.url}`, "secondary", () => openDeliveries(webhook, null, true)),
+    rowButton("Rotate secret", `Rotate secret of ${webhook.url}`, "secondary", () => confirmWebhook("rotate", webhook)),
+    rowButton("Delete", `Delete webhook ${webhook.url}`, "secondary danger-text", () => confirmWebhook("delete", webhook)),
+  );
+  actions.append(group);
+  tr.append(endpoint, events, state, timeCell(webhook.createdDate), actions);
+  return tr;
+}
+
+function describeWebhooks(count) {
+  if (count === 0) return "No webhooks yet. Add one to have events sent to your endpoint.";
+  return `${plural(count, "webhook", "webhooks")}.${count >= 20 ? " That is the most there may be: delete one to add another." : ""}`;
+}
+
+/** Loads the list; `message` says what was just done, before the count. */
+async function loadWebhooks(message = "") {
+  const seq = ++webhooks.seq;
+  setStatus("webhooks-status", message ? `${message} Loading webhooks…` : "Loading webhooks…");
+  $("webhooks-refresh").disabled = true;
+  $("webhooks-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api("/webhooks");
+    if (seq !== webhooks.seq) return;
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    $("webhooks-body").replaceChildren(...data.map(webhookRow));
+    const ids = new Set(data.map((w) => w.id));
+    if (deliveries.webhook && !ids.has(deliveries.webhook.id)) closeDeliveries();
+    setStatus("webhooks-status", `${message ? `${message} ` : ""}${describeWebhooks(data.length)}`);
+  } catch (failure) {
+    if (seq !== webhooks.seq) return;
+    setStatus("webhooks-status", `${message ? `${message} ` : ""}Could not load webhooks: ${failure.message}`, true);
+  } finally {
+    if (seq === webhooks.seq) {
+      $("webhooks-refresh").disabled = false;
+      $("webhooks-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+function openWebhooks() {
+  show("webhooks-view");
+  $("webhooks-title").focus();
+  loadWebhooks();
+}
+
+// The secret, shown once.
+
+function showSecret(webhook, how) {
+  const box = $("secret-box");
+  if (!webhook || !webhook.secret) {
+    setStatus("webhooks-status", "The API did not return the secret. Rotate it to get a new one.", true);
+    return;
+  }
+  $("secret-title").textContent = how === "created" ? "Signing secret of the new webhook" : "New signing secret";
+  $("secret-for").textContent = webhook.url;
+  $("secret-value").textContent = webhook.secret;
+  $("secret-note").textContent = how === "created"
+    ? "Copy it now and give it to the receiver, which checks every delivery's webhook-signature with it. It will not be shown again."
+    : "Copy it now: it will not be shown again. The old secret keeps signing deliveries, beside this one, for 24 hours, so the receiver can switch over without refusing any.";
+  setStatus("secret-copied", "");
+  box.dataset.webhookId = webhook.id;
+  box.hidden = false;
+  $("secret-title").focus();
+}
+
+function hideSecret() {
+  const box = $("secret-box");
+  $("secret-value").textContent = "";
+  $("secret-for").textContent = "";
+  delete box.dataset.webhookId;
+  box.hidden = true;
+}
+
+async function copySecret() {
+  const secret = $("secret-value");
+  try {
+    await navigator.clipboard.writeText(secret.textContent);
+    setStatus("secret-copied", "Copied to the clipboard.");
+  } catch {
+    // No clipboard access (an insecure origin, or refused): select it instead.
+    const range = document.createRange();
+    range.selectNodeContents(secret);
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    setStatus("secret-copied", "Could not copy it automatically. It is selected: press Ctrl+C (⌘C on a Mac).", true);
+  }
+}
+
+function secretSaved() {
+  hideSecret();
+  $("webhooks-title").focus();
+}
+
+// Add.
+
+function webhookFieldError(name, message) {
+  const error = $(`w-${name}-error`);
+  error.textContent = error.textContent ? `${error.textContent} ${message}` : message;
+  if (name === "events") {
+    $("w-events").classList.add("invalid");
+  } else {
+    $(`w-${name}`).setAttribute("aria-invalid", "true");
+    $(`w-${name}`).setAttribute("aria-describedby", error.id);
+  }
+}
+
+function clearWebhookErrors() {
+  $("webhook-error").textContent = "";
+  for (const name of ["url", "description", "events"]) $(`w-${name}-error`).textContent = "";
+  for (const name of ["url", "description"]) {
+    $(`w-${name}`).removeAttribute("aria-invalid");
+    $(`w-${name}`).removeAttribute("aria-describedby");
+  }
+  $("w-events").classList.remove("invalid");
+}
+
+function focusFirstWebhookError() {
+  const field = document.querySelector("#webhook-form [aria-invalid=true]")
+    || ($("w-events").classList.contains("invalid") ? $("w-events").querySelector("input") : null);
+  if (field) field.focus();
+  return Boolean(field);
+}
+
+/** Each of the API's problems beside the field its `source.pointer` names. */
+function showWebhookProblems(failure) {
+  const fields = { url: "url", description: "description", subscribedEvents: "events" };
+  const general = [];
+  for (const problem of failure.problems) {
+    const pointer = problem.source && problem.source.pointer;
+    const name = pointer ? fields[pointer.split("/")[1]] : null;
+    const message = problem.detail || problem.title || "Invalid.";
+    if (name) webhookFieldError(name, message);
+    else general.push(message);
+  }
+  if (general.length || failure.problems.length === 0) {
+    $("webhook-error").textContent = general.join(" ") || failure.message;
+  }
+  if (!focusFirstWebhookError()) $("w-url").focus();
+}
+
+async function loadEventChoices() {
+  const box = $("w-events-options");
+  if (box.querySelector("input")) return;
+  const loading = document.createElement("p");
+  loading.className = "muted";
+  loading.textContent = "Loading the event types…";
+  box.replaceChildren(loading);
+  try {
+    const types = await eventTypes();
+    const choices = types.map((kind, i) => {
+      const choice = document.createElement("div");
+      choice.className = "check";
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.id = `w-event-${i}`;
+      input.value = kind.id;
+      const label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.textContent = kind.id;
+      choice.append(input, label);
+      if (kind.description) {
+        const about = document.createElement("span");
+        about.className = "muted";
+        about.id = `w-event-${i}-about`;
+        about.textContent = kind.description;
+        input.setAttribute("aria-describedby", about.id);
+        choice.append(about);
+      }
+      return choice;
+    });
+    box.replaceChildren(...choices);
+  } catch (failure) {
+    box.replaceChildren();
+    if (failure.status !== 401) webhookFieldError("events", `Could not load the event types: ${failure.message} Close this form and open it again to retry.`);
+  }
+}
+
+function openWebhookForm() {
+  clearWebhookErrors();
+  $("webhook-form").reset();
+  $("webhook-dialog").showModal();
+  $("w-url").focus();
+  loadEventChoices();
+}
+
+async function saveWebhook(event) {
+  event.preventDefault();
+  clearWebhookErrors();
+  const url = $("w-url").value.trim();
+  const description = $("w-description").value.trim();
+  const subscribedEvents = [...document.querySelectorAll("#w-events-options input:checked")].map((input) => input.value);
+  if (!url) webhookFieldError("url", "URL is required.");
+  if (subscribedEvents.length === 0 && $("w-events-options").querySelector("input")) {
+    webhookFieldError("events", "Choose at least one event type.");
+  }
+  if (focusFirstWebhookError()) return;
+  const save = $("webhook-save");
+  save.disabled = true;
+  save.textContent = "Adding…";
+  try {
+    const body = { url, subscribedEvents };
+    if (description) body.description = description;
+    const { body: created } = await api("/webhooks", { method: "POST", body });
+    $("webhook-dialog").close();
+    showSecret(created, "created");
+    loadWebhooks(`Added ${created.url}.`);
+  } catch (failure) {
+    if (failure.status !== 401) showWebhookProblems(failure);
+  } finally {
+    save.disabled = false;
+    save.textContent = "Add webhook";
+  }
+}
+
+// Test event and deliveries.
+
+async function sendTestEvent(webhook, button) {
+  button.disabled = true;
+  setStatus("webhooks-status", `Sending a test event to ${webhook.url}…`);
+  try {
+    const { body } = await api(webhookPath(webhook, "/test"), { method: "POST" });
+    const eventId = body && body.id ? String(body.id) : null;
+    setStatus("webhooks-status", `Test event queued for ${webhook.url}. Its delivery shows under Deliveries below.`);
+    openDeliveries(webhook, eventId, false);
+  } catch (failure) {
+    if (failure.status === 404) loadWebhooks("That webhook no longer exists.");
+    else if (failure.status !== 401) setStatus("webhooks-status", `Could not send a test event: ${failure.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function deliveryRow(delivery) {
+  const tr = document.createElement("tr");
+  tr.dataset.deliveryId = delivery.id;
+  tr.dataset.eventId = delivery.eventId;
+  tr.dataset.outcome = delivery.outcome;
+  const event = document.createElement("td");
+  const kind = document.createElement("span");
+  kind.className = "kind";
+  kind.textContent = delivery.eventType;
+  const id = document.createElement("span");
+  id.className = "id muted";
+  id.textContent = delivery.eventId;
+  event.append(kind, id);
+  const outcome = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = OUTCOMES.has(delivery.outcome) ? `outcome ${delivery.outcome}` : "outcome";
+  badge.textContent = delivery.outcome;
+  outcome.append(badge);
+  const response = document.createElement("td");
+  if (delivery.response) {
+    const snippet = document.createElement("code");
+    snippet.className = "snippet";
+    snippet.textContent = delivery.response;
+    response.append(snippet);
+  } else {
+    response.textContent = "—";
+  }
+  const next = delivery.nextAttemptAt ? timeCell(delivery.nextAttemptAt) : cell("—");
+  tr.append(
+    timeCell(delivery.attemptedAt),
+    event,
+    outcome,
+    cell(String(delivery.attempt ?? "")),
+    cell(delivery.status === undefined || delivery.status === null ? "—" : String(delivery.status)),
+    cell(delivery.latencyMs === undefined ? "—" : `${delivery.latencyMs} ms`),
+    next,
+    response,
+  );
+  return tr;
+}
+
+function describeDeliveries(shown) {
+  if (shown === 0) {
+    if (deliveries.awaiting) return "Waiting for the test event's delivery…";
+    return "No deliveries in the last 7 days.";
+  }
+  return `${plural(shown, "attempt", "attempts")}${deliveries.next ? ", more below" : ""}.`;
+}
+
+/** What became of the awaited test event, once its attempt shows. */
+function awaitedOutcome() {
+  const { awaiting } = deliveries;
+  if (!awaiting) return null;
+  const row = [...$("deliveries-body").children].find((tr) => tr.dataset.eventId === awaiting.eventId);
+  if (!row) return null;
+  return row.dataset.outcome === "delivered"
+    ? "The test event was delivered."
+    : `The test event was not delivered: ${row.dataset.outcome}. See its attempt below.`;
+}
+
+/** Loads the first page (`reset`) or the next; `quiet` keeps the status as it is while loading. */
+async function loadDeliveries(reset, quiet = false) {
+  const { webhook } = deliveries;
+  if (!webhook) return;
+  const seq = ++deliveries.seq;
+  const path = reset ? webhookPath(webhook, "/deliveries") : deliveries.next;
+  if (!path) return;
+  if (reset) {
+    deliveries.next = null;
+    $("deliveries-more").hidden = true;
+  }
+  if (!quiet) setStatus("deliveries-status", "Loading deliveries…");
+  $("deliveries-more").disabled = true;
+  $("deliveries-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api(path);
+    if (seq !== deliveries.seq) return;
+    const rows = $("deliveries-body");
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    if (reset) rows.replaceChildren();
+    for (const delivery of data) rows.append(deliveryRow(delivery));
+    deliveries.next = body && body.links && body.links.next ? pathOf(body.links.next) : null;
+    $("deliveries-more").hidden = !deliveries.next;
+    const outcome = awaitedOutcome();
+    if (outcome) stopWatching();
+    setStatus("deliveries-status", outcome ? `${outcome} ${describeDeliveries(rows.children.length)}` : describeDeliveries(rows.children.length));
+  } catch (failure) {
+    if (seq !== deliveries.seq) return;
+    stopWatching();
+    if (failure.status === 404) {
+      setStatus("deliveries-status", "This webhook no longer exists.", true);
+      loadWebhooks();
+    } else {
+      setStatus("deliveries-status", `Could not load deliveries: ${failure.message}`, true);
+    }
+  } finally {
+    if (seq === deliveries.seq) {
+      $("deliveries-more").disabled = false;
+      $("deliveries-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+function stopWatching() {
+  clearTimeout(deliveries.timer);
+  deliveries.timer = null;
+  deliveries.awaiting = null;
+}
+
+/** Reloads the first page every few seconds until `eventId`'s attempt shows, for a minute at most. */
+function watchFor(eventId) {
+  stopWatching();
+  deliveries.awaiting = { eventId, until: Date.now() + DELIVERY_WAIT_MS };
+  const tick = async () => {
+    const { awaiting } = deliveries;
+    if (!awaiting || awaiting.eventId !== eventId) return;
+    if (Date.now() > awaiting.until) {
+      stopWatching();
+      setStatus("deliveries-status", "The test event has not been attempted yet. Refresh the deliveries to look again.");
+      return;
+    }
+    await loadDeliveries(true, true);
+    if (deliveries.awaiting && deliveries.awaiting.eventId === eventId) deliveries.timer = setTimeout(tick, DELIVERY_POLL_MS);
+  };
+  deliveries.timer = setTimeout(tick, DELIVERY_POLL_MS);
+}
+
+/** Shows `webhook`'s deliveries; `eventId`: a test event to wait for. */
+function openDeliveries(webhook, eventId, focus) {
+  stopWatching();
+  deliveries.webhook = webhook;
+  deliveries.next = null;
+  $("deliveries-body").replaceChildren();
+  $("deliveries-for").textContent = webhook.url;
+  $("deliveries").hidden = false;
+  if (focus) $("deliveries-title").focus();
+  if (eventId) deliveries.awaiting = { eventId, until: Date.now() + DELIVERY_WAIT_MS };
+  loadDeliveries(true).then(() => {
+    if (eventId && deliveries.webhook === webhook && deliveries.awaiting && deliveries.awaiting.eventId === eventId) watchFor(eventId);
+  });
+}
+
+function refreshDeliveries() {
+  loadDeliveries(true);
+}
+
+function closeDeliveries() {
+  stopWatching();
+  deliveries.seq++;
+  deliveries.webhook = null;
+  deliveries.next = null;
+  $("deliveries-body").replaceChildren();
+  $("deliveries").hidden = true;
+}
+
+// Rotate and delete, each confirmed first.
+
+function confirmWebhook(kind, webhook) {
+  webhookConfirm = { kind, webhook };
+  const rotate = kind === "rotate";
+  $("webhook-confirm-title").textContent = rotate ? "Rotate the signing secret?" : "Delete this webhook?";
+  $("webhook-confirm-text").textContent = rotate
+    ? "A new secret is made and shown once. The old one keeps signing deliveries, beside the new one, for 24 hours: give the receiver the new secret within that time."
+    : "No more events are sent to this URL, retries of failed deliveries included, and its deliveries are no longer shown. This cannot be undone.";
+  $("webhook-confirm-url").textContent = webhook.url;
+  $("webhook-confirm-error").textContent = "";
+  const submit = $("webhook-confirm-submit");
+  submit.textContent = rotate ? "Rotate secret" : "Delete webhook";
+  submit.className = rotate ? "" : "danger";
+  submit.disabled = false;
+  $("webhook-confirm").showModal();
+  $("webhook-confirm-cancel").focus();
+}
+
+async function submitWebhookConfirm(event) {
+  event.preventDefault();
+  if (!webhookConfirm) return;
+  const { kind, webhook } = webhookConfirm;
+  const rotate = kind === "rotate";
+  const submit = $("webhook-confirm-submit");
+  submit.disabled = true;
+  submit.textContent = rotate ? "Rotating…" : "Deleting…";
+  try {
+    if (rotate) {
+      const { body } = await api(webhookPath(webhook, "/secret"), { method: "POST" });
+      $("webhook-confirm").close();
+      setStatus("webhooks-status", `Rotated the secret of ${webhook.url}.`);
+      showSecret(body, "rotated");
+    } else {
+      await api(webhookPath(webhook), { method: "DELETE" });
+      $("webhook-confirm").close();
+      if (deliveries.webhook && deliveries.webhook.id === webhook.id) closeDeliveries();
+      if ($("secret-box").dataset.webhookId === webhook.id) hideSecret();
+      $("webhooks-title").focus();
+      loadWebhooks(`Deleted ${webhook.url}.`);
+    }
+  } catch (failure) {
+    if (failure.status === 404) {
+      $("webhook-confirm").close();
+      loadWebhooks("That webhook no longer exists.");
+    } else if (failure.status !== 401) {
+      $("webhook-confirm-error").textContent = `Could not ${rotate ? "rotate the secret" : "delete"}: ${failure.message}`;
+    }
+  } finally {
+    submit.disabled = false;
+    submit.textContent = rotate ? "Rotate secret" : "Delete webhook";
+  }
 }
 
 // --- Create and edit ---------------------------------------------------------
@@ -805,6 +1334,21 @@ function start() {
   $("activity-clear").addEventListener("click", clearActivityFilters);
   $("activity-refresh").addEventListener("click", () => applyActivityFilters());
   $("activity-more").addEventListener("click", () => loadEvents(false));
+  $("nav-webhooks").addEventListener("click", openWebhooks);
+  $("webhooks-refresh").addEventListener("click", () => loadWebhooks());
+  $("add-webhook").addEventListener("click", openWebhookForm);
+  $("webhook-form").addEventListener("submit", saveWebhook);
+  $("webhook-cancel").addEventListener("click", () => $("webhook-dialog").close());
+  $("secret-copy").addEventListener("click", copySecret);
+  $("secret-done").addEventListener("click", secretSaved);
+  $("deliveries-refresh").addEventListener("click", refreshDeliveries);
+  $("deliveries-close").addEventListener("click", () => {
+    closeDeliveries();
+    $("webhooks-title").focus();
+  });
+  $("deliveries-more").addEventListener("click", () => loadDeliveries(false));
+  $("webhook-confirm-form").addEventListener("submit", submitWebhookConfirm);
+  $("webhook-confirm-cancel").addEventListener("click", () => $("webhook-confirm").close());
   $("edit-user").addEventListener("click", () => openForm("edit"));
   $("user-form").addEventListener("submit", saveForm);
   $("cancel-user").addEventListener("click", () => $("user-dialog").close());

@@ -165,6 +165,27 @@ async fn cold_event(
         "get-event-type" => {
             Event::new("GET", "/events/types/user.created").path_parameter("typeId", "user.created")
         }
+        "deliver-webhooks" => return Ok(json!({"Records": []})),
+        "list-webhooks" => Event::new("GET", "/webhooks"),
+        "create-webhook" => Event::new("POST", "/webhooks").json(&json!({
+            "url": "http://127.0.0.1:9/hooks", "subscribedEvents": ["user.created"]
+        })),
+        "get-webhook"
+        | "delete-webhook"
+        | "rotate-webhook-secret"
+        | "test-webhook"
+        | "list-webhook-deliveries" => {
+            // An id no webhook has: the route's whole path, its reads, a 404.
+            let id = uuid::Uuid::new_v4().to_string();
+            let (method, path) = match function {
+                "get-webhook" => ("GET", format!("/webhooks/{id}")),
+                "delete-webhook" => ("DELETE", format!("/webhooks/{id}")),
+                "rotate-webhook-secret" => ("POST", format!("/webhooks/{id}/secret")),
+                "test-webhook" => ("POST", format!("/webhooks/{id}/test")),
+                _ => ("GET", format!("/webhooks/{id}/deliveries")),
+            };
+            Event::new(method, &path).path_parameter("webhookId", &id)
+        }
         other => return Err(format!("no cold-start event for {other}")),
     };
     Ok(event.to_json())
@@ -210,7 +231,7 @@ pub struct ColdRow {
 }
 
 async fn cold_starts(runs: usize) -> Result<Vec<ColdRow>, String> {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_queue().await;
     let f = fixtures(&env).await?;
     // The function's own settings, then what Lambda sets for every function.
     let vars: Vec<(String, String)> = env

@@ -8,7 +8,10 @@
 //! - `GATEWAY_ACCESS_LOG`: `0` to stop the line per request on stderr;
 //! - `TABLE_NAME` (with `DYNAMODB_ENDPOINT`): when this table has a stream,
 //!   the gateway polls it and delivers its records to the stream functions
-//!   (`infra::streams`); without one, it imitates deletions' hand-overs.
+//!   (`infra::streams`); without one, it imitates deletions' hand-overs;
+//! - `WEBHOOK_QUEUE_URL` (with `SQS_ENDPOINT`, the SQS emulator): the
+//!   gateway polls this queue and hands its messages to `deliver-webhooks`
+//!   as Lambda's SQS event source mapping would (`infra::queues`).
 
 use std::process::ExitCode;
 
@@ -39,6 +42,9 @@ async fn main() -> ExitCode {
         public_base_url,
         access_log,
         table: std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()),
+        webhook_queue: std::env::var("WEBHOOK_QUEUE_URL")
+            .ok()
+            .filter(|url| !url.is_empty()),
     };
     match infra::gateway::serve(config).await {
         Ok(()) => ExitCode::SUCCESS,

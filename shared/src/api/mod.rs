@@ -7,6 +7,7 @@ mod finance;
 mod search;
 mod token;
 mod users;
+pub mod webhooks;
 
 pub use fallback::unmatched;
 pub use finance::{

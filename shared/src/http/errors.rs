@@ -22,9 +22,10 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::Unauthorized | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
         ApiError::TokenExpired | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-        ApiError::IdempotencyConflict | ApiError::IdInUse { .. } | ApiError::Busy { .. } => {
-            StatusCode::CONFLICT
-        }
+        ApiError::IdempotencyConflict
+        | ApiError::IdInUse { .. }
+        | ApiError::Busy { .. }
+        | ApiError::Conflict(_) => StatusCode::CONFLICT,
         ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -44,7 +45,7 @@ fn code_and_title(err: &ApiError) -> (&'static str, &'static str) {
         ApiError::Forbidden(_) => ("forbidden-access", "Forbidden Access"),
         ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed."),
         ApiError::IdempotencyConflict => ("idempotency-key-reused", "Idempotency key reused."),
-        ApiError::IdInUse { .. } | ApiError::Busy { .. } => {
+        ApiError::IdInUse { .. } | ApiError::Busy { .. } | ApiError::Conflict(_) => {
             ("resource-conflict", "Resource conflict.")
         }
         ApiError::ServiceUnavailable => ("service-unavailable", "Service Unavailable"),

@@ -102,6 +102,17 @@ impl FilterParams {
     }
 }
 
+/// A listing that takes no parameter (all of it is one page): any gets
+/// 400, naming it, rather than being silently ignored.
+pub fn no_parameters(req: &Request) -> Result<(), ApiError> {
+    match form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).next() {
+        Some((name, _)) => Err(Invalid::new("This list takes no parameters.")
+            .at_parameter(&name)
+            .into()),
+        None => Ok(()),
+    }
+}
+
 /// The query string as sent, in the client's order, each parameter once.
 /// An unknown or repeated parameter gets 400, naming it.
 fn read_given(req: &Request, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {

@@ -8,6 +8,7 @@ use crate::event::{Event, EventData, EventType};
 use crate::http::request::Context;
 use crate::store::Overview;
 use crate::user::{BusinessAddress, BusinessIdType, Name, User, UserSummary};
+use crate::webhook::{Delivery, Subscription, WebhookId};
 
 /// `UserPostResponse`: what create and update answer.
 #[derive(Debug, Serialize)]
@@ -307,6 +308,121 @@ impl EventTypeView {
             description: event_type.description(),
             links: SelfLink {
                 self_: format!("{}/events/types/{}", ctx.base_url, event_type.id()),
+            },
+        }
+    }
+}
+
+/// A webhook subscription. Its secret is shown only by the answers that
+/// make one (create and rotate), given as `secret`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    subscribed_events: Vec<&'static str>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<&'a str>,
+    created_date: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    links: WebhookLinks,
+}
+
+#[derive(Debug, Serialize)]
+struct WebhookLinks {
+    #[serde(rename = "self")]
+    self_: String,
+    deliveries: String,
+}
+
+impl<'a> WebhookView<'a> {
+    pub fn new(sub: &'a Subscription, ctx: &Context) -> Self {
+        let self_ = format!("{}/webhooks/{}", ctx.base_url, sub.id);
+        Self {
+            kind: "webhook",
+            id: sub.id.to_string(),
+            url: &sub.url,
+            description: sub.description.as_deref(),
+            subscribed_events: sub.events.iter().map(|kind| kind.id()).collect(),
+            status: sub.status.as_str(),
+            disabled_reason: sub.disabled_reason.as_deref(),
+            created_date: &sub.created_date,
+            secret: None,
+            links: WebhookLinks {
+                deliveries: format!("{self_}/deliveries"),
+                self_,
+            },
+        }
+    }
+
+    /// The view with the secret in plain text: shown this once.
+    pub fn with_secret(mut self, secret: &'a str) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    event_id: &'a str,
+    event_type: &'a str,
+    attempt: u32,
+    attempted_at: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    latency_ms: u64,
+    response: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt_at: Option<&'a str>,
+}
+
+impl<'a> DeliveryView<'a> {
+    pub fn new(delivery: &'a Delivery) -> Self {
+        Self {
+            kind: "webhookDelivery",
+            id: &delivery.id,
+            event_id: &delivery.event_id,
+            event_type: &delivery.event_type,
+            attempt: delivery.attempt,
+            attempted_at: &delivery.attempted_at,
+            outcome: delivery.outcome.as_str(),
+            status: delivery.status,
+            latency_ms: delivery.latency_ms,
+            response: &delivery.response,
+            next_attempt_at: delivery.next_attempt_at.as_deref(),
+        }
+    }
+}
+
+/// What `POST /webhooks/{id}/test` answers: the test event queued, and
+/// where its deliveries will show.
+#[derive(Debug, Serialize)]
+pub struct WebhookTestView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    links: SelfLink,
+}
+
+impl WebhookTestView {
+    pub fn new(event_id: String, webhook: &WebhookId, ctx: &Context) -> Self {
+        Self {
+            kind: "webhookTest",
+            id: event_id,
+            links: SelfLink {
+                self_: format!("{}/webhooks/{webhook}/deliveries", ctx.base_url),
             },
         }
     }

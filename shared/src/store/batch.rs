@@ -124,7 +124,7 @@ pub(super) fn delete_request(key: Item) -> Result<WriteRequest, ApiError> {
 
 /// How long to wait before try `attempt + 1`: exponential, capped, with
 /// full jitter, as AWS recommends for every retry loop of ours.
-pub(super) fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
         .saturating_mul(1 << attempt.min(16))
         .min(BACKOFF_CAP);

@@ -17,14 +17,17 @@ mod profile;
 mod retry;
 mod search;
 mod users;
+mod webhooks;
 
 pub use attrs::{is_tombstone, Item};
+pub(crate) use batch::backoff;
 pub use deletion::{wait_for_lease, DeleteProgress, PurgePass, Removed, Tombstone};
 pub use finance::Overview;
 pub use idempotency::{Once, OnceRecord};
 pub use meter::CapacityMeter;
 pub use profile::ProfileItem;
 pub use search::{Plan, SearchPage};
+pub use webhooks::DeliveryPage;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};

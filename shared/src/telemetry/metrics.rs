@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 pub use crate::search::SearchKind;
+pub use crate::webhook::Outcome;
 
 /// The namespace when `METRICS_NAMESPACE` is not set.
 const DEFAULT_NAMESPACE: &str = "UsersApi";
@@ -40,11 +41,15 @@ pub enum Metric {
     IdempotentReplays,
     /// A 412 answered.
     PreconditionFailed,
+    /// One webhook delivery attempt, with its [`Outcome`].
+    WebhookDeliveries,
+    /// How long a receiver took to answer one attempt, with its [`Outcome`].
+    WebhookLatency,
 }
 
 impl Metric {
     /// Every metric, for what must name them all (the dashboard's test).
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 12] = [
         Metric::UsersCreated,
         Metric::UsersUpdated,
         Metric::UsersDeleted,
@@ -55,6 +60,8 @@ impl Metric {
         Metric::Searches,
         Metric::IdempotentReplays,
         Metric::PreconditionFailed,
+        Metric::WebhookDeliveries,
+        Metric::WebhookLatency,
     ];
 
     /// Its name in CloudWatch.
@@ -70,13 +77,15 @@ impl Metric {
             Metric::Searches => "Searches",
             Metric::IdempotentReplays => "IdempotentReplays",
             Metric::PreconditionFailed => "PreconditionFailed",
+            Metric::WebhookDeliveries => "WebhookDeliveries",
+            Metric::WebhookLatency => "WebhookLatency",
         }
     }
 
     /// Its CloudWatch unit, one of those EMF allows.
     fn unit(self) -> &'static str {
         match self {
-            Metric::PurgeDuration => "Milliseconds",
+            Metric::PurgeDuration | Metric::WebhookLatency => "Milliseconds",
             _ => "Count",
         }
     }
@@ -86,18 +95,21 @@ impl Metric {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
     Kind(SearchKind),
+    Outcome(Outcome),
 }
 
 impl Dimension {
     fn name(self) -> &'static str {
         match self {
             Dimension::Kind(_) => "Kind",
+            Dimension::Outcome(_) => "Outcome",
         }
     }
 
     fn value(self) -> &'static str {
         match self {
             Dimension::Kind(kind) => kind.as_str(),
+            Dimension::Outcome(outcome) => outcome.as_str(),
         }
     }
 }
@@ -116,6 +128,17 @@ pub fn purged(removed: usize, took: Duration) {
             (Metric::PurgeDuration, took_ms),
         ],
         &[],
+    );
+}
+
+/// One webhook delivery attempt: what it came to and how long it took.
+pub fn delivered(outcome: Outcome, latency_ms: u64) {
+    emit(
+        &[
+            (Metric::WebhookDeliveries, 1),
+            (Metric::WebhookLatency, latency_ms),
+        ],
+        &[Dimension::Outcome(outcome)],
     );
 }
 
