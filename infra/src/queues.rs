@@ -600,11 +600,15 @@ mod tests {
     fn the_template_declares_the_webhook_queue_and_its_consumer() {
         let definition = definition().unwrap();
         assert_eq!(definition.function, "deliver-webhooks");
-        assert_eq!(definition.max_receive_count, 8);
+        // The queue gives up where the retry schedule ends.
+        assert_eq!(
+            definition.max_receive_count,
+            shared::webhook::schedule::MAX_ATTEMPTS
+        );
         assert_eq!(definition.batch_size, 10);
         assert!(definition.reports_item_failures);
-        // Six times the function's 30 s, as AWS advises for an SQS source.
-        assert_eq!(definition.visibility_timeout, 180);
+        // Six times the function's 60 s, as AWS advises for an SQS source.
+        assert_eq!(definition.visibility_timeout, 360);
         // The retries span about 27.6 hours.
         assert!(definition.retention >= 28 * 3600);
         assert!(definition.dead_letter_retention >= definition.retention);

@@ -3,6 +3,7 @@
 use std::env::VarError;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
@@ -293,30 +294,37 @@ async fn aws_shared_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Local credentials and region for an emulator (DynamoDB Local, the SQS
-/// emulator) when the environment gives none.
-fn local_defaults(shared: &aws_config::SdkConfig) -> (Option<Credentials>, Option<Region>) {
-    let credentials = (shared.credentials_provider().is_none()
-        || std::env::var("AWS_ACCESS_KEY_ID").is_err())
-    .then(|| Credentials::new("local", "local", None, None, "local-emulator"));
-    let region = shared.region().is_none().then(|| Region::new("us-east-1"));
-    (credentials, region)
+/// The shared configuration for an emulator the variable `var` names
+/// (DynamoDB Local, the SQS emulator), with its URL: local credentials and
+/// region where the environment gives none. `None` when `var` is unset.
+fn emulator(shared: &aws_config::SdkConfig, var: &str) -> Option<(String, aws_config::SdkConfig)> {
+    let endpoint = std::env::var(var).ok()?;
+    let mut local = shared.to_builder();
+    if shared.credentials_provider().is_none() || std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        local.set_credentials_provider(Some(SharedCredentialsProvider::new(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "local-emulator",
+        ))));
+    }
+    if shared.region().is_none() {
+        local.set_region(Some(Region::new("us-east-1")));
+    }
+    Some((endpoint, local.build()))
 }
 
 /// The SQS client: `SQS_ENDPOINT` (the local emulator) when set.
 fn sqs_client_of(shared: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    let mut builder = aws_sdk_sqs::config::Builder::from(shared);
-    if let Ok(endpoint) = std::env::var("SQS_ENDPOINT") {
-        builder = builder.endpoint_url(endpoint);
-        let (credentials, region) = local_defaults(shared);
-        if let Some(credentials) = credentials {
-            builder = builder.credentials_provider(credentials);
-        }
-        if let Some(region) = region {
-            builder = builder.region(region);
-        }
+    match emulator(shared, "SQS_ENDPOINT") {
+        Some((endpoint, local)) => aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&local)
+                .endpoint_url(endpoint)
+                .build(),
+        ),
+        None => aws_sdk_sqs::Client::new(shared),
     }
-    aws_sdk_sqs::Client::from_conf(builder.build())
 }
 
 /// The DynamoDB client. `DYNAMODB_ENDPOINT` points it at DynamoDB Local,
@@ -327,18 +335,14 @@ pub async fn dynamodb_client() -> Client {
 
 /// The DynamoDB client: `DYNAMODB_ENDPOINT` (DynamoDB Local) when set.
 fn dynamodb_client_of(shared: &aws_config::SdkConfig) -> Client {
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(shared);
-    if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
-        builder = builder.endpoint_url(endpoint);
-        let (credentials, region) = local_defaults(shared);
-        if let Some(credentials) = credentials {
-            builder = builder.credentials_provider(credentials);
-        }
-        if let Some(region) = region {
-            builder = builder.region(region);
-        }
+    match emulator(shared, "DYNAMODB_ENDPOINT") {
+        Some((endpoint, local)) => Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&local)
+                .endpoint_url(endpoint)
+                .build(),
+        ),
+        None => Client::new(shared),
     }
-    Client::from_conf(builder.build())
 }
 
 /// The roots of Amazon Trust Services, which issue the certificates of every

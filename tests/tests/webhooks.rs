@@ -685,3 +685,68 @@ async fn a_delivery_inside_a_webhook_key_rotation_seals_the_secret_again_under_t
         verify(&secret, request).expect("the subscriber's secret never changed");
     }
 }
+
+/// What webhooks add to an event, in DynamoDB requests and capacity: the
+/// batch that made it reads the subscriptions once (one Query), and each
+/// attempt reads its subscription (one GetItem) and records itself (one
+/// PutItem), whatever the number of subscriptions and events.
+#[tokio::test]
+async fn an_event_costs_one_query_per_batch_and_an_attempt_one_read_and_one_write() {
+    let env = env().await;
+    let receiver = Receiver::answering(&[200]).await;
+    subscribe(&env, &receiver.url, &["user.created"]).await;
+    subscribe(&env, &receiver.url, &["user.created"]).await;
+    let mut records = Vec::new();
+    for sequence in 1..=3 {
+        let user = env.api().new_user(&gavin()).await;
+        records.push(stream_record(
+            "INSERT",
+            None,
+            Some(&profile(&env, &user).await),
+            sequence,
+        ));
+    }
+    let meter = env.app.store.meter();
+    env.requests.clear();
+    meter.reset();
+    events(&env, &records).await;
+    assert_eq!(env.requests.count("PutItem"), 3, "one per event");
+    assert_eq!(
+        env.requests.count("Query"),
+        1,
+        "one read of the subscriptions for the batch"
+    );
+    assert_eq!(env.requests.operations().len(), 4);
+    let (event_reads, event_writes) = (meter.read_units(), meter.write_units());
+    println!("3 events, 2 subscriptions: {event_reads} RCU, {event_writes} WCU");
+    assert_eq!(
+        (event_reads, event_writes),
+        (1.0, 15.0),
+        "the subscriptions' strongly consistent Query (under 4 KB), and the events' puts as before"
+    );
+
+    env.requests.clear();
+    meter.reset();
+    let mut attempts = 0;
+    loop {
+        let delivered = deliver(&env).await;
+        if counts(&delivered).0 == 0 {
+            break;
+        }
+        attempts += counts(&delivered).0;
+    }
+    assert_eq!(attempts, 6, "3 events x 2 subscriptions");
+    assert_eq!(env.requests.count("GetItem"), 6);
+    assert_eq!(env.requests.count("PutItem"), 6);
+    assert_eq!(env.requests.operations().len(), 12);
+    println!(
+        "6 attempts: {} RCU, {} WCU",
+        meter.read_units(),
+        meter.write_units()
+    );
+    assert_eq!(
+        (meter.read_units(), meter.write_units()),
+        (6.0, 6.0),
+        "an attempt: one consistent read of its subscription, one WCU for its record (no index holds it)"
+    );
+}

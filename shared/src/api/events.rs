@@ -14,7 +14,6 @@ use crate::http::cursor::Cursor;
 use crate::http::page::PageParams;
 use crate::http::response;
 use crate::http::views::{EventTypeView, EventView, PageView};
-use crate::store::Position;
 
 /// A page when `limit` is not given, as `GET /users` pages.
 const DEFAULT_LIMIT: usize = 25;
@@ -32,13 +31,7 @@ pub async fn list_events(app: &App, req: Request) -> Response<Body> {
         };
         let key = app.config.cursor_key()?;
         let fingerprint = filter.fingerprint();
-        let from = match page.next() {
-            Some(text) => Cursor::decode(text, key, &fingerprint, 1)?
-                .positions
-                .pop()
-                .unwrap_or(Position::Done),
-            None => Position::Start,
-        };
+        let from = Cursor::resume(page.next(), key, &fingerprint)?;
         let found = app.store.list_events(&filter, from, page.limit).await?;
         let data: Vec<EventView> = found
             .events

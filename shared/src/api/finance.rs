@@ -15,7 +15,7 @@ use crate::http::request;
 use crate::http::response;
 use crate::http::views::PageView;
 use crate::idempotency;
-use crate::store::{OnceRecord, Position};
+use crate::store::OnceRecord;
 use crate::telemetry::metrics::Metric;
 
 /// Lambda's limit for a synchronous request is 6 MB; 5,000 transactions fit well within it.
@@ -204,13 +204,7 @@ pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
         };
         let key = app.config.cursor_key()?;
         let fingerprint = format!("transactions {user} {query:?}");
-        let position = match page.next() {
-            Some(text) => Cursor::decode(text, key, &fingerprint, 1)?
-                .positions
-                .pop()
-                .unwrap_or(Position::Start),
-            None => Position::Start,
-        };
+        let position = Cursor::resume(page.next(), key, &fingerprint)?;
         let (transactions, next) = app
             .store
             .transactions(&user, &query, position, page.limit)

@@ -15,7 +15,6 @@ use crate::http::cursor::Cursor;
 use crate::http::page::PageParams;
 use crate::http::views::{DeliveryView, PageView, WebhookTestView, WebhookView};
 use crate::http::{request, response};
-use crate::store::Position;
 use crate::webhook::{
     fanout, secret, target, NewSubscription, Status, Subscription, WebhookId,
     PREVIOUS_SECRET_SECONDS,
@@ -183,13 +182,7 @@ pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> 
         }
         let key = app.config.cursor_key()?;
         let fingerprint = format!("deliveries:{id}");
-        let from = match page.next() {
-            Some(text) => Cursor::decode(text, key, &fingerprint, 1)?
-                .positions
-                .pop()
-                .unwrap_or(Position::Done),
-            None => Position::Start,
-        };
+        let from = Cursor::resume(page.next(), key, &fingerprint)?;
         app.store.get_webhook(&id).await?.ok_or(NOT_FOUND)?;
         let found = app.store.list_deliveries(&id, from, page.limit).await?;
         let data: Vec<DeliveryView> = found.deliveries.iter().map(DeliveryView::new).collect();

@@ -82,6 +82,22 @@ impl Cursor {
         Self::decode_at(text, key, fingerprint, streams, OffsetDateTime::now_utc())
     }
 
+    /// Where a listing of one stream resumes: the position its `next`
+    /// names (checked as [`Cursor::decode`] checks), or its start.
+    pub fn resume(
+        next: Option<&str>,
+        key: &Keyring,
+        fingerprint: &str,
+    ) -> Result<Position, ApiError> {
+        Ok(match next {
+            Some(text) => Self::decode(text, key, fingerprint, 1)?
+                .positions
+                .pop()
+                .unwrap_or(Position::Done),
+            None => Position::Start,
+        })
+    }
+
     /// [`Cursor::decode`] as at `now`, so that tests can stand on either
     /// side of a rotation's window.
     fn decode_at(

@@ -20,7 +20,7 @@ use super::attrs::{self, is_tombstone, key, n, s, text, Item};
 use super::batch::{backoff, delete_request, BATCH_SIZE};
 use super::expr::{Cond, Expr, Update};
 use super::profile::{profile_key, INDEX_ATTRIBUTES};
-use super::retry::{is_conflict, retry_conflicts, WRITE_ATTEMPTS};
+use super::retry::{is_conflict, WRITE_ATTEMPTS};
 use super::{Store, CAPACITY};
 use crate::error::ApiError;
 use crate::keys;
@@ -300,32 +300,10 @@ impl Store {
     /// tombstone, so that it never makes an item again: `false` when there
     /// is no tombstone (any more: a purge finished meanwhile).
     async fn update_tombstone(&self, id: &UserId, update: &Update) -> Result<bool, ApiError> {
-        let mut e = Expr::default();
-        let update = e.update(update);
-        let condition = e.condition(&Cond::Exists(attrs::DELETED_AT));
-        let result = retry_conflicts(|| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(profile_key(id)))
-                .update_expression(&update)
-                .condition_expression(&condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .return_consumed_capacity(CAPACITY)
-                .send()
-        })
-        .await;
-        match result {
-            Ok(output) => {
-                self.meter.record_write(output.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(err.into()),
-            },
-        }
+        Ok(self
+            .update_if(profile_key(id), update, &Cond::Exists(attrs::DELETED_AT))
+            .await?
+            .is_some())
     }
 
     /// Step two: removes every item under the user's partition, children

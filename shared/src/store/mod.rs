@@ -30,6 +30,7 @@ pub use search::{Plan, SearchPage};
 pub use webhooks::DeliveryPage;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
@@ -38,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Stamp;
 use crate::error::ApiError;
 use attrs::s;
-use expr::{Expr, Update};
+use expr::{Cond, Expr, Update};
 
 /// Where one stream of a paged read stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +158,44 @@ impl Store {
         .await?;
         self.meter.record_write(output.consumed_capacity());
         Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    /// One UpdateItem of the item at `key` if `condition` holds (sent again
+    /// while a transaction holds the item): the item as it is now, or
+    /// `None` when the condition failed.
+    async fn update_if(
+        &self,
+        key: Item,
+        update: &Update,
+        condition: &Cond,
+    ) -> Result<Option<Item>, ApiError> {
+        let mut e = Expr::default();
+        let update = e.update(update);
+        let condition = e.condition(condition);
+        let result = retry::retry_conflicts(|| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(&update)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_values(ReturnValue::AllNew)
+                .return_consumed_capacity(CAPACITY)
+                .send()
+        })
+        .await;
+        match result {
+            Ok(output) => {
+                self.meter.record_write(output.consumed_capacity());
+                Ok(Some(output.attributes.unwrap_or_default()))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(err.into()),
+            },
+        }
     }
 
     /// A strongly consistent Query with `e`'s key condition, names and

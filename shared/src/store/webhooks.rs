@@ -6,9 +6,7 @@
 //! one Query. Each subscription's attempts have a partition of their own,
 //! read newest first, and expire with their TTL.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::attrs::{self, key, n, s, text, Item};
 use super::expr::{Cond, Expr, Update};
@@ -138,6 +136,30 @@ fn delivery_of(item: &Item) -> Delivery {
 }
 
 impl Store {
+    /// The transaction's change of the subscriptions' count by `delta`: an
+    /// increase only while there is room for it.
+    fn count_change(&self, delta: i64) -> Result<aws_sdk_dynamodb::types::Update, ApiError> {
+        let mut e = Expr::default();
+        let mut update = Update::default();
+        update.add(COUNT, n(delta));
+        let update = e.update(&update);
+        let mut count = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(count_key()))
+            .update_expression(update);
+        if delta > 0 {
+            let room = e.condition(&Cond::Or(vec![
+                Cond::NotExists(COUNT),
+                Cond::Lt(COUNT, n(MAX_SUBSCRIPTIONS as i64 - delta + 1)),
+            ]));
+            count = count.condition_expression(room);
+        }
+        Ok(count
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build()?)
+    }
+
     /// Creates a subscription and counts it, in one transaction: refused
     /// with 409 when [`MAX_SUBSCRIPTIONS`] exist.
     pub async fn create_webhook(&self, sub: &Subscription) -> Result<(), ApiError> {
@@ -151,22 +173,7 @@ impl Store {
             .condition_expression(absent)
             .set_expression_attribute_names(put_e.names())
             .build()?;
-        let mut count_e = Expr::default();
-        let mut update = Update::default();
-        update.add(COUNT, n(1));
-        let update_text = count_e.update(&update);
-        let room = count_e.condition(&Cond::Or(vec![
-            Cond::NotExists(COUNT),
-            Cond::Lt(COUNT, n(MAX_SUBSCRIPTIONS)),
-        ]));
-        let count = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(count_key()))
-            .update_expression(update_text)
-            .condition_expression(room)
-            .set_expression_attribute_names(count_e.names())
-            .set_expression_attribute_values(count_e.values())
-            .build()?;
+        let count = self.count_change(1)?;
         let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(count).build(),
@@ -225,17 +232,7 @@ impl Store {
             .condition_expression(present)
             .set_expression_attribute_names(delete_e.names())
             .build()?;
-        let mut count_e = Expr::default();
-        let mut update = Update::default();
-        update.add(COUNT, n(-1));
-        let update_text = count_e.update(&update);
-        let count = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(count_key()))
-            .update_expression(update_text)
-            .set_expression_attribute_names(count_e.names())
-            .set_expression_attribute_values(count_e.values())
-            .build()?;
+        let count = self.count_change(-1)?;
         let items = vec![
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder().update(count).build(),
@@ -327,42 +324,21 @@ impl Store {
     }
 
     /// One conditional UpdateItem of a subscription, answering the item as
-    /// it is now; a failed condition is [`ApiError::PreconditionFailed`],
-    /// for the caller to name.
+    /// it is now; a failed condition (the subscription gone included) is
+    /// [`ApiError::PreconditionFailed`], for the caller to name.
     async fn update_webhook(
         &self,
         id: &WebhookId,
         update: &Update,
         condition: Cond,
     ) -> Result<Option<Subscription>, ApiError> {
-        let mut e = Expr::default();
-        let update = e.update(update);
-        let condition = e.condition(&Cond::And(vec![Cond::Exists(keys::PK), condition]));
-        let result = retry_conflicts(|| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(subscription_key(id)))
-                .update_expression(&update)
-                .condition_expression(&condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .return_values(ReturnValue::AllNew)
-                .return_consumed_capacity(CAPACITY)
-                .send()
-        })
-        .await;
-        match result {
-            Ok(output) => {
-                self.meter.record_write(output.consumed_capacity());
-                output.attributes.as_ref().map(subscription_of).transpose()
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(ApiError::PreconditionFailed)
-                }
-                _ => Err(err.into()),
-            },
+        let condition = Cond::And(vec![Cond::Exists(keys::PK), condition]);
+        match self
+            .update_if(subscription_key(id), update, &condition)
+            .await?
+        {
+            Some(item) => subscription_of(&item).map(Some),
+            None => Err(ApiError::PreconditionFailed),
         }
     }
 
@@ -395,7 +371,7 @@ impl Store {
             attrs::EXPIRES_AT.into(),
             n(crate::clock::now_ms() / 1000 + DELIVERY_RETENTION_SECONDS),
         );
-        let result = retry_conflicts(|| {
+        let output = retry_conflicts(|| {
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -403,17 +379,9 @@ impl Store {
                 .return_consumed_capacity(CAPACITY)
                 .send()
         })
-        .await;
-        match result {
-            Ok(output) => {
-                self.meter.record_write(output.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(err.into()),
-            },
-        }
+        .await?;
+        self.meter.record_write(output.consumed_capacity());
+        Ok(())
     }
 
     /// A page of at most `limit` attempts for a subscription, newest first,
