@@ -60,7 +60,7 @@ const IDLE_PAUSE: Duration = Duration::from_millis(200);
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// How long one invocation may take: the function's own timeout (30 s in
+/// How long one invocation may take: the function's own timeout (60 s in
 /// the template) plus the first invocation's compilation by `cargo lambda
 /// watch` (about four minutes on a cold machine). Past it the batch counts
 /// as failed and comes back after its visibility timeout.
