@@ -218,10 +218,130 @@ try {
   assert.equal(all[27], "filler0@example.com", "the oldest last");
   await page.screenshot({ path: join(ARTIFACTS, "users-list.png"), clip: { x: 0, y: 0, width: 1280, height: 400 } });
 
-  step("detail: every field, and the financial data of a user who has some");
+  step("detail: the money of a user who has some: accounts, balances, connection");
   await page.locator("#users-body tr", { hasText: "Gavin" }).getByRole("button").click();
   await page.locator("#detail-counts", { hasText: "1 connection · 2 accounts" }).waitFor();
   await page.locator("#connections-body tr").first().waitFor();
+  const accountRows = page.locator("#accounts-body tr");
+  await accountRows.nth(1).waitFor();
+  assert.equal(await accountRows.count(), 2);
+  const everyday = page.locator('#accounts-body tr[data-account-id="acc-0-0"]');
+  const savings = page.locator('#accounts-body tr[data-account-id="acc-0-1"]');
+  assert.match(await everyday.locator("td.name").textContent(), /^Everyday 1/);
+  assert.match(await savings.locator("td.name").textContent(), /^Savings 2/);
+  // The API's strings, to the cent, with their currency.
+  assert.equal(await everyday.locator("td.balance").textContent(), "1250.00 AUD");
+  assert.equal(await everyday.locator("td.available").textContent(), "1200.00 AUD");
+  assert.equal(await savings.locator("td.balance").textContent(), "2297.29 AUD");
+  assert.equal(await savings.locator("td.available").textContent(), "2247.29 AUD");
+  for (const account of [everyday, savings]) {
+    const via = await account.locator("td.connection").textContent();
+    assert.ok(via.includes("Hooli Bank") && via.includes("conn-0"), `the account's connection: ${via}`);
+  }
+  const alignment = (locator) => locator.evaluate((el) => getComputedStyle(el).textAlign);
+  assert.equal(await alignment(everyday.locator("td.balance")), "right");
+
+  step("detail: the recent transactions, newest first, a page at a time");
+  const txnRows = page.locator("#transactions-body tr");
+  const txnStatus = page.locator("#transactions-status");
+  const txnSettled = () => page.waitForFunction(() => !document.getElementById("transactions-table").hasAttribute("aria-busy"));
+  const txnShown = async (text) => {
+    await txnStatus.filter({ hasText: text }).waitFor();
+    await txnSettled();
+  };
+  const postDates = () => txnRows.locator("time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
+  await txnShown(/^25 transactions, more below\.$/);
+  let dates = await postDates();
+  assert.equal(dates.length, 25);
+  assert.deepEqual(dates, [...dates].sort().reverse(), "newest first");
+  assert.match(dates[0], /^2026-11-01T09:30/);
+  const newest = page.locator('#transactions-body tr[data-transaction-id="txn-0-0"]');
+  assert.equal(await newest.locator("time").textContent(), dates[0], "the post date as the API gave it");
+  assert.match(await newest.locator("td.what").textContent(), /^Coffee, Palo Alto pending$/);
+  assert.equal(await newest.locator("td.account").textContent(), "Everyday 1");
+  assert.equal(await newest.locator("td.num").textContent(), "-4.50 AUD");
+  const salary = page.locator('#transactions-body tr[data-transaction-id="txn-0-2"]');
+  assert.equal(await salary.locator("td.num").textContent(), "6125.50 AUD");
+  assert.equal(await alignment(newest.locator("td.num")), "right");
+  const color = (locator) => locator.evaluate((el) => getComputedStyle(el).color);
+  assert.equal(await newest.locator(".amount").getAttribute("class"), "amount negative");
+  assert.equal(await salary.locator(".amount").getAttribute("class"), "amount");
+  assert.notEqual(await color(newest.locator(".amount")), await color(salary.locator(".amount")), "a negative amount stands out");
+  await page.getByRole("button", { name: "Load more transactions", exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await txnShown(/^30 transactions\.$/);
+  assert.ok(await page.locator("#transactions-more").isHidden(), "no more pages");
+  dates = await postDates();
+  assert.deepEqual(dates, [...dates].sort().reverse(), "still newest first");
+  assert.equal(new Set(await attributes(txnRows, "data-transaction-id")).size, 30, "every transaction once");
+  await page.screenshot({ path: join(ARTIFACTS, "user-money.png"), fullPage: true });
+
+  step("transactions: filter by account, with the keyboard");
+  await field("Account").focus();
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await field("Account").inputValue(), "acc-0-0");
+  await txnShown(/^15 transactions matching the filters\.$/);
+  assert.deepEqual(new Set(await attributes(txnRows, "data-account-id")), new Set(["acc-0-0"]));
+  assert.deepEqual(new Set(await txnRows.locator("td.account").allTextContents()), new Set(["Everyday 1"]));
+
+  step("transactions: a date range, both days included");
+  await field("From").fill("2026-10-30");
+  await field("To").fill("2026-10-31");
+  await txnShown(/^4 transactions matching the filters\.$/);
+  dates = await postDates();
+  assert.ok(dates.every((d) => /^2026-10-3[01]T/.test(d)), `within the range: ${dates.join(", ")}`);
+  assert.deepEqual(await attributes(txnRows, "data-transaction-id"), ["txn-0-2", "txn-0-4", "txn-0-6", "txn-0-8"]);
+
+  step("transactions: a slow reply to older filters never replaces a newer one");
+  let delayed = 0;
+  const slowSavings = (url) => url.pathname.endsWith("/transactions") && url.search.includes("acc-0-1");
+  const slow = async (route) => {
+    delayed++;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await route.continue().catch(() => {});
+  };
+  await page.route(slowSavings, slow);
+  await field("Account").selectOption("acc-0-1");
+  await field("Account").selectOption("");
+  await txnShown(/^7 transactions matching the filters\.$/);
+  await page.waitForTimeout(2_500);
+  assert.equal(delayed, 1, "the savings account was asked for");
+  assert.equal(await txnStatus.textContent(), "7 transactions matching the filters.");
+  assert.equal(await txnRows.count(), 7);
+  assert.equal(new Set(await attributes(txnRows, "data-account-id")).size, 2, "every account's, not the slow reply's");
+  await page.unroute(slowSavings, slow);
+
+  step("transactions: a date the API refuses is shown beside its field");
+  await field("From").fill("20261-10-30");
+  const fromError = page.locator("#txn-from-error");
+  await fromError.filter({ hasText: /\S/ }).waitFor();
+  assert.equal(await field("From").getAttribute("aria-invalid"), "true");
+  assert.equal(await field("From").getAttribute("aria-describedby"), "txn-from-error");
+  assert.equal(await page.locator("#txn-to-error").textContent(), "", "only the From date is wrong");
+  assert.equal(await txnStatus.textContent(), "Check the From date.");
+  assert.equal(await txnRows.count(), 0);
+
+  step("transactions: an empty result says so");
+  await field("From").fill("2026-11-02");
+  await field("To").fill("");
+  await txnShown("No transactions match these filters.");
+  assert.equal(await fromError.textContent(), "");
+  assert.equal(await field("From").getAttribute("aria-invalid"), null);
+  assert.ok(await page.locator("#transactions-table").isHidden());
+  await page.getByRole("button", { name: "Clear filters", exact: true }).click();
+  await txnShown(/^25 transactions, more below\.$/);
+  assert.equal(await field("From").inputValue(), "");
+
+  step("the money on a phone, without sideways scrolling");
+  await page.setViewportSize({ width: 375, height: 760 });
+  const sideways = await page.evaluate(() => [document.documentElement, ...document.querySelectorAll("#finance .table-wrap")]
+    .map((el) => el.scrollWidth - el.clientWidth));
+  assert.ok(sideways.every((o) => o <= 0), `no sideways scrolling of the page or its tables (overflow ${sideways.join(", ")} px)`);
+  assert.ok(await newest.locator("td.num").isVisible(), "the amount is shown on a phone");
+  assert.ok(await everyday.locator("td.available").isVisible(), "and the available funds");
+  const financeTop = await page.locator("#finance").evaluate((el) => el.getBoundingClientRect().top + scrollY);
+  await page.screenshot({ path: join(ARTIFACTS, "user-money-narrow.png"), fullPage: true, clip: { x: 0, y: financeTop, width: 375, height: 1000 } });
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByRole("button", { name: "← All users", exact: true }).click();
 
   await row.getByRole("button").click();
@@ -229,6 +349,9 @@ try {
   const fields = await page.locator("#detail-fields").textContent();
   assert.ok(fields.includes(EMAIL) && fields.includes("+61412345678") && fields.includes(userId), fields);
   await page.locator("#detail-counts", { hasText: "0 connections · 0 accounts" }).waitFor();
+  await page.locator("#accounts-status", { hasText: "No accounts." }).waitFor();
+  await page.locator("#transactions-status", { hasText: "No transactions yet." }).waitFor();
+  assert.equal(await page.locator("#connections-status").textContent(), "No connections.");
 
   step("edit, business details included");
   await page.getByRole("button", { name: "Edit User", exact: true }).click();
@@ -330,6 +453,7 @@ try {
   );
   await receipt.getByRole("button", { name: `Open user ${userId}`, exact: true }).click();
   await page.locator("#detail-status", { hasText: "This user no longer exists." }).waitFor();
+  assert.ok(await page.locator("#finance").isHidden(), "no money for a user who is gone");
   await nav.getByRole("button", { name: "Users", exact: true }).click();
   await page.locator("#users-view").waitFor();
 

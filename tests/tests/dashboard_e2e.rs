@@ -21,7 +21,7 @@ use tests::TestEnv;
 /// Every function the page calls. The first request to each compiles it,
 /// which can take minutes on a cold machine, so it is made here, unhurried,
 /// and the browser's own waits can stay short.
-const ROUTES: [(&str, &str); 10] = [
+const ROUTES: [(&str, &str); 12] = [
     ("GET", "/"),
     ("POST", "/token"),
     ("GET", "/users"),
@@ -30,6 +30,8 @@ const ROUTES: [(&str, &str); 10] = [
     ("PATCH", "/users/warm"),
     ("DELETE", "/users/warm"),
     ("GET", "/users/warm/connections"),
+    ("GET", "/users/warm/accounts"),
+    ("GET", "/users/warm/transactions"),
     ("GET", "/events"),
     ("GET", "/events/types"),
 ];
@@ -158,6 +160,8 @@ async fn the_dashboard_in_a_real_browser() {
         &artifacts(),
         &[
             "users-list.png",
+            "user-money.png",
+            "user-money-narrow.png",
             "edit-user.png",
             "activity.png",
             "users-list-narrow.png",

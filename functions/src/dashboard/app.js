@@ -121,6 +121,7 @@ function signOut(message) {
   webhooks.seq++;
   webhookConfirm = null;
   $("webhooks-body").replaceChildren();
+  resetFinance(null);
   $("nav").hidden = true;
   $("session").hidden = true;
   $("signin-error").textContent = message || "";
@@ -309,30 +310,6 @@ function renderDetail() {
   $("detail-counts").textContent = `${connections} ${connections === 1 ? "connection" : "connections"} · ${accounts} ${accounts === 1 ? "account" : "accounts"}`;
 }
 
-async function loadConnections(userId) {
-  const table = $("connections-table");
-  const rows = $("connections-body");
-  rows.replaceChildren();
-  table.hidden = true;
-  try {
-    const { body } = await api(`/users/${encodeURIComponent(userId)}/connections`);
-    if (!current || current.user.id !== userId) return;
-    for (const connection of body.data) {
-      const tr = document.createElement("tr");
-      tr.append(
-        cell(connection.institution ? connection.institution.name : ""),
-        cell(connection.status || ""),
-        cell(when(connection.createdDate)),
-        cell(connection.id, "id"),
-      );
-      rows.append(tr);
-    }
-    table.hidden = body.data.length === 0;
-  } catch (failure) {
-    setStatus("detail-status", `Could not load connections: ${failure.message}`, true);
-  }
-}
-
 async function fetchUser(userId) {
   const { body, etag } = await api(`/users/${encodeURIComponent(userId)}`);
   return { user: body, etag };
@@ -344,20 +321,340 @@ async function openUser(userId) {
   $("detail-title").textContent = "Loading…";
   $("detail-fields").replaceChildren();
   $("detail-counts").textContent = "";
-  $("connections-table").hidden = true;
+  resetFinance(userId);
   $("edit-user").disabled = true;
   setStatus("detail-status", "Loading user…");
+  const seq = finance.seq;
   try {
-    current = await fetchUser(userId);
+    const loaded = await fetchUser(userId);
+    if (seq !== finance.seq) return; // another user was opened meanwhile
+    current = loaded;
     renderDetail();
     setStatus("detail-status", "");
     $("edit-user").disabled = false;
     $("detail-title").focus();
-    await loadConnections(userId);
+    loadFinance(userId);
   } catch (failure) {
+    if (seq !== finance.seq) return;
     $("detail-title").textContent = "User";
     setStatus("detail-status", failure.status === 404 ? "This user no longer exists." : `Could not load the user: ${failure.message}`, true);
   }
+}
+
+// --- A user's money ------------------------------------------------------------
+
+// A page of transactions; *Load more* follows links.next for the next one.
+const TRANSACTIONS_PAGE = 25;
+// Typing a date changes it digit by digit: wait for the last digit.
+const DATE_DEBOUNCE_MS = 300;
+const TRANSACTION_FIELDS = { account: "txn-account", from: "txn-from", to: "txn-to" };
+const FIELD_NAMES = { account: "account", from: "From date", to: "To date" };
+
+/** The view's current user and what is known of their records; `seq` drops replies about an earlier user. */
+const finance = { userId: null, seq: 0, accounts: new Map(), connections: new Map(), accountsReady: Promise.resolve() };
+// The transactions' filters (as applied, not as typed) and paging.
+const txns = { account: "", from: "", to: "", next: null, seq: 0, timer: null };
+
+/** An amount exactly as the API wrote it (a decimal string, never a float), with its currency. */
+function moneyCell(amount, currency) {
+  const td = document.createElement("td");
+  td.className = "num";
+  if (amount === null || amount === undefined || amount === "") {
+    td.textContent = "—";
+    return td;
+  }
+  const text = String(amount);
+  const value = document.createElement("span");
+  value.className = text.startsWith("-") ? "amount negative" : "amount";
+  value.textContent = text;
+  td.append(value);
+  if (currency) {
+    const code = document.createElement("span");
+    code.className = "currency";
+    code.textContent = ` ${currency}`;
+    td.append(code);
+  }
+  return td;
+}
+
+function line(text, className) {
+  const span = document.createElement("span");
+  span.className = className;
+  span.textContent = text;
+  return span;
+}
+
+function accountLabel(account) {
+  return account.accountNo ? `${account.name || account.id} · ${account.accountNo}` : account.name || account.id;
+}
+
+function accountRow(account) {
+  const tr = document.createElement("tr");
+  tr.dataset.accountId = account.id;
+  const name = document.createElement("td");
+  name.className = "name";
+  name.append(line(account.name || account.id, "title"));
+  const about = [account.accountNo, account.class && account.class.product, account.status].filter(Boolean).join(" · ");
+  if (about) name.append(line(about, "muted small"));
+  const via = document.createElement("td");
+  via.className = "connection";
+  const connection = finance.connections.get(account.connection);
+  const institution = connection && connection.institution ? connection.institution.name : account.institution;
+  via.append(line(institution || "", "title"), line(account.connection || "", "id"));
+  const balance = moneyCell(account.balance, account.currency);
+  balance.classList.add("balance");
+  balance.dataset.label = "Balance";
+  const available = moneyCell(account.availableFunds, account.currency);
+  available.classList.add("available");
+  available.dataset.label = "Available";
+  tr.append(name, via, balance, available);
+  return tr;
+}
+
+function transactionRow(transaction) {
+  const tr = document.createElement("tr");
+  tr.dataset.transactionId = transaction.id;
+  tr.dataset.accountId = transaction.account;
+  const posted = document.createElement("td");
+  posted.className = "posted";
+  const time = document.createElement("time");
+  time.dateTime = transaction.postDate || "";
+  time.textContent = transaction.postDate || "";
+  posted.append(time);
+  const what = document.createElement("td");
+  what.className = "what";
+  what.append(line(transaction.description || "", "description"));
+  if (transaction.status === "pending") what.append(" ", line("pending", "kind"));
+  const account = finance.accounts.get(transaction.account);
+  const amount = moneyCell(transaction.amount, transaction.currency);
+  amount.classList.add("amount-cell");
+  tr.append(posted, what, cell(account ? account.name || account.id : transaction.account || "", "account"), amount);
+  return tr;
+}
+
+async function loadConnections(userId) {
+  const seq = finance.seq;
+  const table = $("connections-table");
+  const rows = $("connections-body");
+  setStatus("connections-status", "Loading connections…");
+  try {
+    const { body } = await api(`/users/${encodeURIComponent(userId)}/connections`);
+    if (seq !== finance.seq) return;
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    for (const connection of data) finance.connections.set(connection.id, connection);
+    rows.replaceChildren(...data.map((connection) => {
+      const tr = document.createElement("tr");
+      tr.append(
+        cell(connection.institution ? connection.institution.name : ""),
+        cell(connection.status || ""),
+        cell(when(connection.createdDate)),
+        cell(connection.id, "id"),
+      );
+      return tr;
+    }));
+    table.hidden = data.length === 0;
+    setStatus("connections-status", data.length ? "" : "No connections.");
+  } catch (failure) {
+    if (seq !== finance.seq) return;
+    setStatus("connections-status", `Could not load connections: ${failure.message}`, true);
+  }
+}
+
+/** The accounts, once the connections they name are known; never rejects. */
+async function loadAccounts(userId, connectionsLoaded) {
+  const seq = finance.seq;
+  setStatus("accounts-status", "Loading accounts…");
+  try {
+    const [{ body }] = await Promise.all([api(`/users/${encodeURIComponent(userId)}/accounts`), connectionsLoaded]);
+    if (seq !== finance.seq) return;
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    for (const account of data) finance.accounts.set(account.id, account);
+    $("accounts-body").replaceChildren(...data.map(accountRow));
+    $("accounts-table").hidden = data.length === 0;
+    setStatus("accounts-status", data.length ? "" : "No accounts.");
+    const select = $("txn-account");
+    const options = [select.options[0]];
+    for (const account of data) {
+      const option = document.createElement("option");
+      option.value = account.id;
+      option.textContent = accountLabel(account);
+      options.push(option);
+    }
+    select.replaceChildren(...options);
+    select.value = txns.account;
+  } catch (failure) {
+    if (seq !== finance.seq) return;
+    setStatus("accounts-status", `Could not load accounts: ${failure.message}`, true);
+  }
+}
+
+/** A value inside a filter's quotes: the API's syntax escapes quote and backslash. */
+function quoted(value) {
+  return `'${value.replace(/[\\']/g, "\\$&")}'`;
+}
+
+function transactionsPath(userId) {
+  const terms = [];
+  if (txns.account) terms.push(`account.id.eq(${quoted(txns.account)})`);
+  // Both ends inclusive, whole days; an open end is the first or last day there is.
+  if (txns.from || txns.to) terms.push(`transaction.postDate.bt(${quoted(txns.from || "0000-01-01")},${quoted(txns.to || "9999-12-31")})`);
+  const params = new URLSearchParams({ limit: String(TRANSACTIONS_PAGE) });
+  if (terms.length) params.set("filter", terms.join(","));
+  return `/users/${encodeURIComponent(userId)}/transactions?${params}`;
+}
+
+function filtered() {
+  return Boolean(txns.account || txns.from || txns.to);
+}
+
+function describeTransactions(shown) {
+  if (shown === 0) {
+    if (txns.next) return "No transactions on this page; there may be older ones below.";
+    if (txns.from && txns.to && txns.from > txns.to) return "No transactions: the From date is after the To date.";
+    return filtered() ? "No transactions match these filters." : "No transactions yet.";
+  }
+  return `${plural(shown, "transaction", "transactions")}${filtered() ? " matching the filters" : ""}${txns.next ? ", more below" : ""}.`;
+}
+
+function clearTransactionErrors() {
+  for (const id of Object.values(TRANSACTION_FIELDS)) {
+    $(`${id}-error`).textContent = "";
+    $(id).removeAttribute("aria-invalid");
+    $(id).removeAttribute("aria-describedby");
+  }
+}
+
+function transactionFieldError(name, message) {
+  const id = TRANSACTION_FIELDS[name];
+  $(`${id}-error`).textContent = message;
+  $(id).setAttribute("aria-invalid", "true");
+  $(id).setAttribute("aria-describedby", `${id}-error`);
+}
+
+/** Which filter a refusal is about: a date the API could not read, else the account. */
+function refusedField(message) {
+  const dates = ["from", "to"].filter((name) => txns[name]);
+  if (/date/i.test(message) && dates.length) {
+    return dates.find((name) => !/^\d{4}-\d{2}-\d{2}$/.test(txns[name])) || dates[0];
+  }
+  return txns.account ? "account" : dates[0];
+}
+
+async function loadTransactions(reset) {
+  const userId = finance.userId;
+  if (!userId) return;
+  const seq = ++txns.seq;
+  const path = reset ? transactionsPath(userId) : txns.next;
+  if (!path) return;
+  const more = $("transactions-more");
+  const table = $("transactions-table");
+  if (reset) {
+    // A failed reload must not leave the old filters' next page behind.
+    txns.next = null;
+    more.hidden = true;
+  }
+  setStatus("transactions-status", "Loading transactions…");
+  more.disabled = true;
+  table.setAttribute("aria-busy", "true");
+  try {
+    // Rows name their account, so they wait for the accounts (which never fail this).
+    const [{ body }] = await Promise.all([api(path), finance.accountsReady]);
+    if (seq !== txns.seq) return; // newer filters, or another user, have replaced these
+    const rows = $("transactions-body");
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    if (reset) rows.replaceChildren();
+    rows.append(...data.map(transactionRow));
+    txns.next = body && body.links && body.links.next ? pathOf(body.links.next) : null;
+    more.hidden = !txns.next;
+    table.hidden = rows.children.length === 0;
+    setStatus("transactions-status", describeTransactions(rows.children.length));
+  } catch (failure) {
+    if (seq !== txns.seq) return;
+    const refusedFilter = (failure.problems || []).some((p) => p.source && p.source.parameter === "filter");
+    const field = failure.status === 400 && refusedFilter && filtered() ? refusedField(failure.message) : null;
+    if (field) {
+      transactionFieldError(field, failure.message);
+      $("transactions-body").replaceChildren();
+      table.hidden = true;
+      more.hidden = true;
+      setStatus("transactions-status", `Check the ${FIELD_NAMES[field]}.`, true);
+    } else {
+      setStatus("transactions-status", `Could not load transactions: ${failure.message}`, true);
+    }
+  } finally {
+    if (seq === txns.seq) {
+      more.disabled = false;
+      table.removeAttribute("aria-busy");
+    }
+  }
+}
+
+/** Applies the filters as they stand, unless a date is half typed (which has no value yet). */
+function applyTransactionFilters() {
+  clearTimeout(txns.timer);
+  clearTransactionErrors();
+  let incomplete = false;
+  for (const name of ["from", "to"]) {
+    if ($(TRANSACTION_FIELDS[name]).validity.badInput) {
+      transactionFieldError(name, "Enter a whole date, or clear the field.");
+      incomplete = true;
+    }
+  }
+  if (incomplete) {
+    setStatus("transactions-status", "Finish the date to filter by it.", true);
+    return;
+  }
+  txns.account = $("txn-account").value;
+  txns.from = $("txn-from").value;
+  txns.to = $("txn-to").value;
+  loadTransactions(true);
+}
+
+function onTransactionDate() {
+  clearTimeout(txns.timer);
+  txns.timer = setTimeout(applyTransactionFilters, DATE_DEBOUNCE_MS);
+}
+
+function clearTransactionFilters() {
+  $("txn-account").value = "";
+  $("txn-from").value = "";
+  $("txn-to").value = "";
+  applyTransactionFilters();
+  $("txn-account").focus();
+}
+
+/** Forgets the previous user's money; `userId`: whose the view now shows, or null. */
+function resetFinance(userId) {
+  finance.userId = userId;
+  finance.seq++;
+  finance.accounts = new Map();
+  finance.connections = new Map();
+  finance.accountsReady = Promise.resolve();
+  clearTimeout(txns.timer);
+  txns.seq++;
+  Object.assign(txns, { account: "", from: "", to: "", next: null });
+  const select = $("txn-account");
+  select.replaceChildren(select.options[0]);
+  select.value = "";
+  $("txn-from").value = "";
+  $("txn-to").value = "";
+  clearTransactionErrors();
+  for (const id of ["connections", "accounts", "transactions"]) {
+    $(`${id}-body`).replaceChildren();
+    $(`${id}-table`).hidden = true;
+    $(`${id}-table`).removeAttribute("aria-busy");
+    setStatus(`${id}-status`, "");
+  }
+  $("transactions-more").hidden = true;
+  $("finance").hidden = true;
+}
+
+/** The connections, the accounts (with their connection) and the first page of transactions. */
+function loadFinance(userId) {
+  $("finance").hidden = false;
+  const connections = loadConnections(userId);
+  finance.accountsReady = loadAccounts(userId, connections);
+  loadTransactions(true);
 }
 
 // --- Activity ----------------------------------------------------------------
@@ -1327,6 +1624,15 @@ function start() {
   $("create-user").addEventListener("click", () => openForm("create"));
   $("back").addEventListener("click", showList);
   $("nav-users").addEventListener("click", showList);
+  $("transaction-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    applyTransactionFilters();
+  });
+  $("txn-account").addEventListener("change", applyTransactionFilters);
+  $("txn-from").addEventListener("change", onTransactionDate);
+  $("txn-to").addEventListener("change", onTransactionDate);
+  $("txn-clear").addEventListener("click", clearTransactionFilters);
+  $("transactions-more").addEventListener("click", () => loadTransactions(false));
   $("nav-activity").addEventListener("click", () => openActivity(""));
   $("user-activity").addEventListener("click", () => openActivity(shownUserId));
   $("activity-filters").addEventListener("submit", applyActivityFilters);
