@@ -15,23 +15,10 @@ use tests::TestEnv;
 #[tokio::test]
 async fn create_get_delete_over_http() {
     let env = TestEnv::new().await.with_queue().await;
-    let key = shared::auth::ApiKey::generate();
-    env.app.store.add_api_key(&key, "smoke").await.unwrap();
     let watch = Watch::serve(&env).await;
     let http = watch.http();
-
-    let issued = http
-        .post(format!("{}/token", watch.base_url))
-        .header("authorization", format!("Basic {}", key.expose()))
-        .header("basiq-version", "3.0")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("scope=SERVER_ACCESS")
-        .send()
-        .await
-        .expect("POST /token");
-    assert_eq!(issued.status(), 200);
-    let issued: Value = issued.json().await.unwrap();
-    let bearer = format!("Bearer {}", issued["access_token"].as_str().unwrap());
+    // An API key traded at POST /token over HTTP, as a client does.
+    let bearer = watch.bearer(&env).await;
     let unauthorized = http
         .get(format!("{}/users", watch.base_url))
         .send()

@@ -39,12 +39,7 @@ pub async fn list_events(app: &App, req: Request) -> Response<Body> {
             .map(|event| EventView::new(event, &ctx))
             .collect();
         let base = format!("{}/events", ctx.base_url);
-        let next = found.next.map(|position| {
-            page.next_link(
-                &base,
-                &Cursor::new(&fingerprint, vec![position]).encode(key),
-            )
-        });
+        let next = Cursor::next_link(&page, &base, key, &fingerprint, found.next);
         Ok(response::json(
             StatusCode::OK,
             &PageView::new(data, page.self_link(&base), next),

@@ -214,12 +214,7 @@ pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
             .map(|t| TransactionView::new(&user, t, &ctx))
             .collect();
         let base = format!("{}/transactions", ctx.user_url(&user));
-        let next = next.map(|position| {
-            page.next_link(
-                &base,
-                &Cursor::new(&fingerprint, vec![position]).encode(key),
-            )
-        });
+        let next = Cursor::next_link(&page, &base, key, &fingerprint, next);
         Ok(response::json(
             StatusCode::OK,
             &PageView::new(data, page.self_link(&base), next).with_size(page.limit),

@@ -187,12 +187,7 @@ pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> 
         let found = app.store.list_deliveries(&id, from, page.limit).await?;
         let data: Vec<DeliveryView> = found.deliveries.iter().map(DeliveryView::new).collect();
         let base = format!("{}/webhooks/{id}/deliveries", ctx.base_url);
-        let next = found.next.map(|position| {
-            page.next_link(
-                &base,
-                &Cursor::new(&fingerprint, vec![position]).encode(key),
-            )
-        });
+        let next = Cursor::next_link(&page, &base, key, &fingerprint, found.next);
         Ok(response::json(
             StatusCode::OK,
             &PageView::new(data, page.self_link(&base), next),

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, Invalid};
+use crate::http::page::PageParams;
 use crate::rotation::Keyring;
 use crate::store::Position;
 
@@ -95,6 +96,20 @@ impl Cursor {
                 .pop()
                 .unwrap_or(Position::Done),
             None => Position::Start,
+        })
+    }
+
+    /// The link to the page after `page` of a one-stream listing, when the
+    /// store says there is one (`next`): the twin of [`Cursor::resume`].
+    pub fn next_link(
+        page: &PageParams,
+        base: &str,
+        key: &Keyring,
+        fingerprint: &str,
+        next: Option<Position>,
+    ) -> Option<String> {
+        next.map(|position| {
+            page.next_link(base, &Self::new(fingerprint, vec![position]).encode(key))
         })
     }
 

@@ -1,7 +1,7 @@
 //! API keys, stored only as SHA-256 digests.
 
 use super::attrs::{self, key, s, Item};
-use super::expr::{Cond, Expr};
+use super::expr::Expr;
 use super::{Store, CAPACITY};
 use crate::auth::ApiKey;
 use crate::error::ApiError;
@@ -17,20 +17,13 @@ impl Store {
         let mut item = api_key_key(api_key);
         item.insert(attrs::LABEL.into(), s(label));
         item.insert(attrs::CREATED_TIME.into(), s(crate::clock::now()));
-        let mut e = Expr::default();
-        let condition = e.condition(&Cond::NotExists(keys::PK));
-        let output = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        self.meter.record_write(output.consumed_capacity());
-        Ok(())
+        if self.put_new(item).await? {
+            Ok(())
+        } else {
+            Err(ApiError::internal(
+                "a new API key's digest was there already",
+            ))
+        }
     }
 
     /// Whether a key is known: one GetItem by its digest.

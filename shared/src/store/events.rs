@@ -18,8 +18,6 @@
 //! **Reading** is one Query per page on the most selective events index the
 //! filter allows, newest first, or one GetItem per event.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-
 use super::attrs::{self, is_tombstone, key, n, s, text, Item};
 use super::expr::{Cond, Expr};
 use super::{Position, Store, CAPACITY};
@@ -414,29 +412,7 @@ impl Store {
     /// already (the same stream record, delivered again). `true` when this
     /// call recorded it.
     pub async fn record_event(&self, event: &NewEvent) -> Result<bool, ApiError> {
-        let item = event_item(event)?;
-        let mut e = Expr::default();
-        let condition = e.condition(&Cond::NotExists(keys::PK));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                self.meter.record_write(output.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(err.into()),
-            },
-        }
+        self.put_new(event_item(event)?).await
     }
 
     /// One event, by one strongly consistent GetItem: `None` when there is

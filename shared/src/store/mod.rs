@@ -29,6 +29,7 @@ pub use profile::ProfileItem;
 pub use search::{Plan, SearchPage};
 pub use webhooks::DeliveryPage;
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Stamp;
 use crate::error::ApiError;
+use crate::keys;
 use attrs::s;
 use expr::{Cond, Expr, Update};
 
@@ -158,6 +160,35 @@ impl Store {
         .await?;
         self.meter.record_write(output.consumed_capacity());
         Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    /// Puts an item that must be new: one conditional PutItem, `false`
+    /// when an item with its key is there already. Any other refusal is
+    /// the caller's error (a stream batch reports it, and Lambda delivers
+    /// the record again).
+    async fn put_new(&self, item: Item) -> Result<bool, ApiError> {
+        let mut e = Expr::default();
+        let condition = e.condition(&Cond::NotExists(keys::PK));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                self.meter.record_write(output.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(err.into()),
+            },
+        }
     }
 
     /// One UpdateItem of the item at `key` if `condition` holds (sent again
