@@ -26,6 +26,62 @@ fn unknown_field() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A webhook subscription: URLs allowed and refused (loopback, which the
+/// tests allow; private and special-use addresses; names that do not
+/// resolve; malformed ones), event types known and not, and a description
+/// of any text, with the members missing, wrong or unknown at times.
+pub(crate) fn webhook_body() -> BoxedStrategy<Value> {
+    let url = pick(&[
+        "http://127.0.0.1:9/hooks",
+        "https://127.0.0.1:9/hooks?a=b",
+        "http://[::1]:9/",
+        "http://localhost:9/hooks",
+        "http://10.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:169.254.169.254]/",
+        "https://hooks.example.invalid/x",
+        "ftp://127.0.0.1/",
+        "http://user:pass@127.0.0.1/",
+        "http://127.0.0.1/#frag",
+        "http://127.0.0.1/ space",
+        "not a url",
+        "",
+    ]);
+    let events = prop::collection::vec(
+        pick(&[
+            "user.created",
+            "user.updated",
+            "user.deleted",
+            "connection.created",
+            "connection.updated",
+            "connection.deleted",
+            "account.created",
+            "USER.CREATED",
+            "",
+        ])
+        .prop_map(Value::String),
+        0..4,
+    )
+    .prop_map(Value::Array);
+    (
+        maybe(strings(url)),
+        maybe(events.boxed()),
+        maybe(strings(name())),
+        unknown_members(),
+    )
+        .prop_map(|(url, events, description, unknown)| {
+            object(
+                vec![
+                    ("url", url),
+                    ("subscribedEvents", events),
+                    ("description", description),
+                ],
+                unknown,
+            )
+        })
+        .boxed()
+}
+
 fn maybe(valid: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
     prop_oneof![
         5 => Just(None),

@@ -465,6 +465,7 @@ fn any_spec(ids: &Ids) -> BoxedStrategy<Spec> {
             let body = prop_oneof![
                 2 => payload(user_body()),
                 2 => payload(ingest_body()),
+                2 => payload(webhook_body()),
                 1 => Just(Payload::None),
                 1 => token_body(&ids).prop_map(|(body, _)| body),
             ];

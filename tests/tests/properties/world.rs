@@ -7,6 +7,8 @@ use super::*;
 pub(crate) struct Ids {
     pub(crate) user: UserId,
     pub(crate) other: UserId,
+    /// The seeded webhook subscription.
+    pub(crate) webhook: String,
 }
 
 /// The table as it is: every item by its key.
@@ -74,7 +76,7 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) async fn new() -> Self {
-        let env = TestEnv::new().await;
+        let env = TestEnv::new().await.with_queue().await;
         let api = env.api();
         let user = api.new_user(&zoe()).await;
         let other = api.new_user(&zora()).await;
@@ -88,6 +90,12 @@ impl World {
             .ingest_connection(&user, &connection_body(1, 2, 30))
             .await;
         assert_eq!(ingest.status, 201, "{:#}", ingest.body);
+        let webhook = api
+            .create_webhook(&json!({
+                "url": "http://127.0.0.1:9/hooks", "subscribedEvents": ["user.created"]
+            }))
+            .await;
+        assert_eq!(webhook.status, 201, "{:#}", webhook.body);
         let key = ApiKey::generate();
         env.app
             .store
@@ -99,6 +107,7 @@ impl World {
             ids: Ids {
                 user: id(&user),
                 other: id(&other),
+                webhook: webhook.id(),
             },
             env,
             key,
@@ -302,12 +311,25 @@ impl World {
             RecordRef::Text(text) => text.clone(),
         };
         let mut params: Vec<(&str, &str)> = Vec::new();
-        for name in ["userId", "connectionId", "accountId", "transactionId"] {
+        // A webhook route takes the record's place: the seeded webhook, a
+        // user's id (well formed, but no webhook's), or any text.
+        let webhook = match &spec.record {
+            RecordRef::Existing => self.ids.webhook.clone(),
+            RecordRef::WrongKind => self.ids.user.to_string(),
+            RecordRef::Text(text) => text.clone(),
+        };
+        for name in [
+            "userId",
+            "connectionId",
+            "accountId",
+            "transactionId",
+            "webhookId",
+        ] {
             if endpoint.path.contains(&format!("{{{name}}}")) {
-                let value = if name == "userId" {
-                    &path_user
-                } else {
-                    &record
+                let value = match name {
+                    "userId" => &path_user,
+                    "webhookId" => &webhook,
+                    _ => &record,
                 };
                 params.push((name, value.as_str()));
             }
