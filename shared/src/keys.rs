@@ -31,6 +31,10 @@
 //! newest first through four indexes that share the sort key `evKey`
 //! ([`EVENTS_BY_TIME`], [`EVENTS_BY_USER`], [`EVENTS_BY_TYPE`],
 //! [`EVENTS_BY_ENTITY`]); only event items carry their attributes.
+//!
+//! Audit entries likewise (`pk = AUDIT#<id>`, `sk = AUDIT`), read newest
+//! first through three indexes that share the sort key `auKey`
+//! ([`AUDIT_BY_TIME`], [`AUDIT_BY_USER`], [`AUDIT_BY_ACTOR`]).
 
 use crate::user::UserId;
 
@@ -68,12 +72,23 @@ pub fn ingest_record_sk(digest: &str) -> String {
 /// delivers its writes (and only its writes) to the function.
 pub const PURGE_SK: &str = "PURGE";
 
-/// An API key's record, named by the key's SHA-256 digest.
-pub fn api_key_pk(digest: &str) -> String {
-    format!("APIKEY#{digest}")
+/// The partition of every API key and their count: one Query lists them
+/// all (there are at most `auth::MAX_API_KEYS` active ones, and the revoked
+/// ones beside them), and a key is read by its id with one GetItem.
+pub const API_KEYS_PK: &str = "API_KEYS";
+
+pub const API_KEY_PREFIX: &str = "KEY#";
+
+/// A key's item, named by its id (the first 16 hex digits of its digest,
+/// which reveal nothing of the key): what a token's `sub` names, so that
+/// the key behind a token is one GetItem away.
+pub fn api_key_sk(id: &str) -> String {
+    format!("{API_KEY_PREFIX}{id}")
 }
 
-pub const API_KEY_SK: &str = "APIKEY";
+/// The count of active keys, beside them, kept by the transaction that
+/// creates or revokes one, so the limit holds under concurrent creates.
+pub const API_KEY_COUNT_SK: &str = "COUNT";
 
 pub const ACCOUNT_PREFIX: &str = "ACCT#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
@@ -263,6 +278,57 @@ pub const EVENTS_BY_ENTITY: Index = Index {
 
 /// The one [`EVENTS_BY_TIME`] partition.
 pub const EVENT_FEED: &str = "EVENTS";
+
+/// An audit entry's item: a partition of its own, named by the entry's id
+/// (its time, then the digest of the stream record that made it, or a
+/// random suffix), so that recording an entry twice is one conditional put
+/// refused.
+pub fn audit_pk(id: &str) -> String {
+    format!("AUDIT#{id}")
+}
+
+pub const AUDIT_SK: &str = "AUDIT";
+
+/// The whole audit trail, newest first when read backwards: one partition
+/// ([`AUDIT_FEED`]), as [`EVENTS_BY_TIME`], and for the same reasons. Its
+/// entries come at about the rate of the events (one per profile or
+/// connection change, plus the rarer key, webhook and sign-in ones), far
+/// below a partition's 1,000 writes a second; and only audit items carry
+/// its key, so were it ever throttled, only the writes of audit entries
+/// (by the `events` function, which retries) would wait, never a
+/// client's request. Reading newest first needs one ordered partition;
+/// shards would make each page a merge of several Queries.
+pub const AUDIT_BY_TIME: Index = Index {
+    name: "auditByTime",
+    pk: "auFeed",
+    sk: "auKey",
+};
+
+/// The entries that concern one user (the target user), newest first:
+/// the user's history. Partition: the user id.
+pub const AUDIT_BY_USER: Index = Index {
+    name: "auditByUser",
+    pk: "auUser",
+    sk: "auKey",
+};
+
+/// One actor's entries (`key:<id>`, `operator:<sub>`...), newest first.
+pub const AUDIT_BY_ACTOR: Index = Index {
+    name: "auditByActor",
+    pk: "auActor",
+    sk: "auKey",
+};
+
+/// The one [`AUDIT_BY_TIME`] partition.
+pub const AUDIT_FEED: &str = "AUDIT";
+
+/// The sort key of an entry in every audit index: its time (RFC 3339, UTC,
+/// milliseconds, fixed width), the stream's sequence number when a stream
+/// record made it (the order of one item's changes within a second), and
+/// its id; laid out as [`event_key`].
+pub fn audit_key(created_at: &str, sequence: &str, id: &str) -> String {
+    event_key(created_at, sequence, id)
+}
 
 /// How many digits a stream sequence number is padded to in [`event_key`]:
 /// DynamoDB Streams' sequence numbers are decimal and at most 40 digits

@@ -21,6 +21,7 @@
 //!   [`queue`] hands webhook deliveries to SQS.
 
 // Domain
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod event;

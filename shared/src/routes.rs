@@ -38,6 +38,11 @@ pub enum Route {
     RotateWebhookSecret,
     TestWebhook,
     ListWebhookDeliveries,
+    SignIn,
+    CreateApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+    ListAudit,
 }
 
 /// A method and path template, and the function that answers it.
@@ -71,7 +76,7 @@ pub const SLASHED: [&str; 2] = ["/users", "/users/{userId}"];
 /// before a template it also matches (`/events/types` before
 /// `/events/{eventId}`), so that the first match wins as API Gateway's most
 /// specific route does.
-pub const ENDPOINTS: [Endpoint; 29] = [
+pub const ENDPOINTS: [Endpoint; 34] = [
     endpoint("GET", "/", DASHBOARD),
     endpoint("GET", "/assets/{asset}", DASHBOARD),
     endpoint("GET", "/openapi.json", DASHBOARD),
@@ -121,6 +126,11 @@ pub const ENDPOINTS: [Endpoint; 29] = [
         "/webhooks/{webhookId}/deliveries",
         "list-webhook-deliveries",
     ),
+    endpoint("POST", "/sign-ins", "sign-in"),
+    endpoint("POST", "/api-keys", "create-api-key"),
+    endpoint("GET", "/api-keys", "list-api-keys"),
+    endpoint("DELETE", "/api-keys/{keyId}", "revoke-api-key"),
+    endpoint("GET", "/audit", "list-audit"),
 ];
 
 /// What the route table says of a method and a path.
@@ -201,7 +211,7 @@ fn match_template(
 }
 
 impl Route {
-    pub const ALL: [Route; 25] = [
+    pub const ALL: [Route; 30] = [
         Route::IssueToken,
         Route::CreateUser,
         Route::SearchUsers,
@@ -227,6 +237,11 @@ impl Route {
         Route::RotateWebhookSecret,
         Route::TestWebhook,
         Route::ListWebhookDeliveries,
+        Route::SignIn,
+        Route::CreateApiKey,
+        Route::ListApiKeys,
+        Route::RevokeApiKey,
+        Route::ListAudit,
     ];
 
     /// The Lambda function (and binary) that serves this route.
@@ -257,6 +272,11 @@ impl Route {
             Route::RotateWebhookSecret => "rotate-webhook-secret",
             Route::TestWebhook => "test-webhook",
             Route::ListWebhookDeliveries => "list-webhook-deliveries",
+            Route::SignIn => "sign-in",
+            Route::CreateApiKey => "create-api-key",
+            Route::ListApiKeys => "list-api-keys",
+            Route::RevokeApiKey => "revoke-api-key",
+            Route::ListAudit => "list-audit",
         }
     }
 
@@ -282,6 +302,7 @@ impl Route {
                     | Route::ListTransactions
                     | Route::ListEvents
                     | Route::ListWebhookDeliveries
+                    | Route::ListAudit
             ),
             webhook_key: matches!(self, Route::CreateWebhook | Route::RotateWebhookSecret),
             queue: matches!(self, Route::TestWebhook),
@@ -331,6 +352,11 @@ impl Route {
             Route::ListWebhookDeliveries => {
                 |app, req| Box::pin(api::webhooks::list_webhook_deliveries(app, req))
             }
+            Route::SignIn => |app, req| Box::pin(api::operators::sign_in(app, req)),
+            Route::CreateApiKey => |app, req| Box::pin(api::api_keys::create_api_key(app, req)),
+            Route::ListApiKeys => |app, req| Box::pin(api::api_keys::list_api_keys(app, req)),
+            Route::RevokeApiKey => |app, req| Box::pin(api::api_keys::revoke_api_key(app, req)),
+            Route::ListAudit => |app, req| Box::pin(api::audit::list_audit(app, req)),
         }
     }
 }

@@ -1,40 +1,28 @@
 // The dashboard's Webhooks view in a real browser: Debian's Chromium driven by
 // playwright-core, against the functions served by `cargo lambda watch`, whose
 // delivery queue a local poller hands to `deliver-webhooks`. Run by
-// tests/tests/dashboard_e2e.rs, which starts the stack and a receiver and
-// passes BASE_URL, API_KEY, ARTIFACTS and RECEIVER_URL. Prints, as its last
-// line, the webhook's id, the secrets the page showed and the test events'
-// ids, for the test to check the receiver's requests against.
+// tests/tests/dashboard_e2e.rs, which starts the stack, the local identity
+// provider and a receiver and passes BASE_URL, OPERATORS, ARTIFACTS and
+// RECEIVER_URL; the admin signs in through the provider's login form. Prints,
+// as its last line, the webhook's id, the secrets the page showed and the
+// test events' ids, for the test to check the receiver's requests against.
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 
-const require = createRequire(new URL("../../.tools/node_modules/", import.meta.url));
-const { chromium } = require("playwright-core");
+import { launch, operators, signIn, signOut } from "./browser.mjs";
 
-const { BASE_URL, API_KEY, ARTIFACTS, RECEIVER_URL } = process.env;
-assert.ok(BASE_URL && API_KEY && ARTIFACTS && RECEIVER_URL, "BASE_URL, API_KEY, ARTIFACTS and RECEIVER_URL are set");
+const { BASE_URL, ARTIFACTS, RECEIVER_URL } = process.env;
+assert.ok(BASE_URL && ARTIFACTS && RECEIVER_URL, "BASE_URL, ARTIFACTS and RECEIVER_URL are set");
 mkdirSync(ARTIFACTS, { recursive: true });
+const { admin } = operators();
 
 // How long a test event may take to show as delivered: the local queue
 // poller hands it to deliver-webhooks within a second or two.
 const DELIVERY_LAG_MS = 90_000;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 const step = (name) => console.error(`step: ${name}`);
 
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -97,11 +85,9 @@ try {
     return row;
   };
 
-  step("sign in");
+  step("sign in as an admin, through the identity provider");
   await page.goto(`${BASE_URL}/`);
-  await field("API key").fill(API_KEY);
-  await button("Sign in").click();
-  await page.locator("#users-view").waitFor();
+  await signIn(page, BASE_URL, admin);
 
   step("the Webhooks view, empty");
   await nav.getByRole("button", { name: "Webhooks", exact: true }).click();
@@ -264,8 +250,7 @@ try {
   assert.ok(await page.locator("#deliveries").isHidden(), "its deliveries are closed");
 
   step("sign out");
-  await button("Sign out").click();
-  await page.locator("#signin-view").waitFor();
+  await signOut(page, BASE_URL);
   assert.equal(await page.locator("#webhooks-body tr").count(), 0);
 
   assert.deepEqual(problems, [], "no script errors and no CSP violations");

@@ -6,6 +6,8 @@ pub mod api;
 pub mod contract;
 pub mod events;
 pub mod faults;
+pub mod idp;
+pub mod operators;
 pub mod queue;
 pub mod receiver;
 pub mod watch;
@@ -46,10 +48,23 @@ where
     }
 }
 
+/// The API key every test environment holds: the tests' tokens are bought
+/// with it, so the key check finds it active.
+pub const TEST_API_KEY: &str = "test-api-key-0123456789abcdef0123456789abcdef";
+
+/// The id of [`TEST_API_KEY`] as tokens name it (`key:<16 hex>`).
+pub fn test_key_id() -> String {
+    shared::auth::ApiKey::from_text(TEST_API_KEY).id()
+}
+
+/// The items every test table holds from the start: the tests' API key and
+/// the keys' count.
+const FIXTURE_ITEMS: usize = 2;
+
 /// A token as `POST /token` would issue it, `at` seconds since the epoch.
 pub fn token_at(scope: shared::auth::Scope, user: Option<shared::user::UserId>, at: i64) -> String {
     shared::auth::TokenSigner::new(TOKEN_SECRET)
-        .issue("key:tests", scope, user, at)
+        .issue(&test_key_id(), scope, user, at)
         .expect("a signed token")
 }
 
@@ -178,16 +193,51 @@ impl TestEnv {
             webhook_key: Some(shared::rotation::Keyring::new(WEBHOOK_KEY)),
             webhook_queue_url: None,
             webhook_targets: shared::webhook::target::TargetPolicy { local: true },
+            oidc: None,
+            oidc_client_id: None,
+            // An hour, so that a test reads the test key once (below) and
+            // never again: request counts stay those of the operation.
+            key_check: Duration::from_secs(3600),
+            audit_retention_days: 2557,
         };
         adjust(&mut config);
+        let app = App::new(client, config);
+        let key = shared::auth::ApiKey::from_text(TEST_API_KEY);
+        app.store
+            .add_api_key(
+                &key,
+                "tests",
+                &shared::auth::Actor::claimed("tests"),
+                None,
+                None,
+            )
+            .await
+            .expect("the tests' API key");
+        app.key_check
+            .active_name(&app.store, &key.id())
+            .await
+            .expect("the tests' API key is active");
         requests.clear();
         Self {
-            app: App::new(client, config),
+            app,
             requests,
             table,
             stream: stream == infra::table::Stream::FromTemplate,
             queue: None,
         }
+    }
+
+    /// A world whose app also accepts operators' tokens from a test
+    /// identity provider of its own, which mints them.
+    pub async fn with_operators(adjust: impl FnOnce(&mut Config)) -> (Self, operators::TestIdp) {
+        let idp = operators::TestIdp::start().await;
+        let oidc = idp.oidc();
+        let env = Self::with(|config| {
+            config.oidc = Some(oidc);
+            adjust(config);
+        })
+        .await;
+        (env, idp)
     }
 
     /// The same world with a webhook queue of its own (and its dead-letter
@@ -212,7 +262,10 @@ impl TestEnv {
     /// no fault touches it and `faults` counts only the app's requests.
     pub async fn with_faults(faults: &faults::Faults, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut env = Self::with(adjust).await;
+        let key_check = env.app.key_check.clone();
         env.app = App::new(faults.client(&env.requests), env.app.config.clone());
+        // What was read of the test key stays known: no fault meets that read.
+        env.app.key_check = key_check;
         env
     }
 
@@ -252,6 +305,16 @@ impl TestEnv {
         if config.webhook_targets.local {
             vars.push(("WEBHOOK_LOCAL_TARGETS", "1".into()));
         }
+        if let Some(oidc) = &config.oidc {
+            vars.push(("OIDC_ISSUER", oidc.issuer.clone()));
+            vars.push(("OIDC_AUDIENCE", oidc.audience.clone()));
+            vars.push(("OIDC_ROLE_CLAIM", oidc.role_claim.clone()));
+        }
+        vars.push(("KEY_CHECK_SECONDS", config.key_check.as_secs().to_string()));
+        vars.push((
+            "AUDIT_RETENTION_DAYS",
+            config.audit_retention_days.to_string(),
+        ));
         if let Some(queue) = &self.queue {
             vars.push(("WEBHOOK_QUEUE_URL", queue.url.clone()));
             vars.push((
@@ -288,8 +351,16 @@ impl Drop for TestEnv {
 }
 
 impl TestEnv {
-    /// How many items the table holds (a Scan: tests may, the service never does).
+    /// How many items the table holds beside the tests' API key (its item
+    /// and the keys' count, there from the start) and the audit trail's
+    /// entries (which refusals add by design; tests/tests/audit.rs counts
+    /// those): what a request that "writes nothing" must leave as it was.
+    /// A Scan: tests may, the service never does.
     pub async fn item_count(&self) -> usize {
+        self.items_beside_audit().await - FIXTURE_ITEMS
+    }
+
+    async fn items_beside_audit(&self) -> usize {
         let mut total = 0;
         let mut start = None;
         loop {
@@ -297,6 +368,12 @@ impl TestEnv {
                 .client()
                 .scan()
                 .table_name(&self.table)
+                .filter_expression("NOT begins_with(#pk, :audit)")
+                .expression_attribute_names("#pk", shared::keys::PK)
+                .expression_attribute_values(
+                    ":audit",
+                    aws_sdk_dynamodb::types::AttributeValue::S("AUDIT#".into()),
+                )
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()

@@ -6,6 +6,14 @@
 //! `events` and `purge-user`; for one with a webhook queue
 //! ([`TestEnv::with_queue`]) it also runs the queue poller, which hands the
 //! queue's messages to `deliver-webhooks` as Lambda's SQS event source does.
+//!
+//! The functions get the world's configuration as their environment
+//! ([`TestEnv::function_env`]), its identity provider included when it has
+//! one (`OIDC_ISSUER`, `OIDC_AUDIENCE`, `OIDC_CLIENT_ID`, `OIDC_ROLE_CLAIM`),
+//! with `KEY_CHECK_SECONDS` and `AUDIT_RETENTION_DAYS`. A provider must know
+//! the dashboard's URL before it starts (its redirect URIs), and the world
+//! must know the provider before the functions start: [`Gateway::reserve`]
+//! takes the gateway's port first, for [`Watch::serve_on`].
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -56,16 +64,17 @@ fn write_env_file(vars: &[(&str, String)]) -> PathBuf {
     path
 }
 
-impl Watch {
-    /// Serves every function on the test's table, with its secrets and its
-    /// deletion settings, behind the gateway. Every function starts only
-    /// with all it needs (test-webhook its queue), so the test's world has
-    /// a queue ([`TestEnv::with_queue`]).
-    pub async fn serve(env: &TestEnv) -> Self {
-        assert!(
-            env.queue.is_some(),
-            "Watch::serve serves test-webhook too, which needs a queue: make the world with TestEnv::with_queue"
-        );
+/// The gateway's port, taken before the functions are served, so that its
+/// URL (the dashboard's origin) can be given to what starts first: an
+/// identity provider's redirect URIs.
+pub struct Gateway {
+    listener: tokio::net::TcpListener,
+    /// What a client of the API will call: `http://127.0.0.1:<port>`.
+    pub base_url: String,
+}
+
+impl Gateway {
+    pub async fn reserve() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port for the gateway");
@@ -73,11 +82,43 @@ impl Watch {
             "http://{}",
             listener.local_addr().expect("the gateway's address")
         );
+        Self { listener, base_url }
+    }
+
+    /// The dashboard's redirect URI at an identity provider: its page, `/`.
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/", self.base_url)
+    }
+}
+
+impl Watch {
+    /// Serves every function on the test's table, with its secrets and its
+    /// deletion settings, behind the gateway. Every function starts only
+    /// with all it needs (test-webhook its queue), so the test's world has
+    /// a queue ([`TestEnv::with_queue`]).
+    pub async fn serve(env: &TestEnv) -> Self {
+        Self::serve_on(env, Gateway::reserve().await).await
+    }
+
+    /// [`Watch::serve`] behind the gateway whose port was taken beforehand.
+    pub async fn serve_on(env: &TestEnv, gateway: Gateway) -> Self {
+        assert!(
+            env.queue.is_some(),
+            "Watch::serve serves test-webhook too, which needs a queue: make the world with TestEnv::with_queue"
+        );
+        let Gateway { listener, base_url } = gateway;
 
         let watch_port = free_port();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let config = &env.app.config;
         let mut vars = env.function_env();
+        // The dashboard's own client id, which only the dashboard reads;
+        // the rest of the provider's settings come with the world's.
+        if config.oidc.is_some() && !vars.iter().any(|(name, _)| *name == "OIDC_CLIENT_ID") {
+            if let Some(client_id) = &config.oidc_client_id {
+                vars.push(("OIDC_CLIENT_ID", client_id.clone()));
+            }
+        }
         vars.push(("PUBLIC_BASE_URL", base_url.clone()));
         vars.push((
             "DELETE_BUDGET_MS",
@@ -177,7 +218,17 @@ impl Watch {
     /// `POST /token`, through the gateway, for a new API key of `env`.
     pub async fn bearer(&self, env: &TestEnv) -> String {
         let key = shared::auth::ApiKey::generate();
-        env.app.store.add_api_key(&key, "watch").await.unwrap();
+        env.app
+            .store
+            .add_api_key(
+                &key,
+                "watch",
+                &shared::auth::Actor::claimed("tests"),
+                None,
+                None,
+            )
+            .await
+            .unwrap();
         let issued = self
             .http()
             .post(format!("{}/token", self.base_url))

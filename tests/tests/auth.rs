@@ -25,9 +25,19 @@ fn token_request(key: Option<&str>, body: &str) -> Event {
 async fn an_api_key_buys_a_token_that_works() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "test").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "test",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     let stored = env.item_count().await;
-    assert_eq!(stored, 1);
+    assert_eq!(stored, 1, "this key, beside the tests' own");
 
     let reply = env
         .api()
@@ -67,7 +77,17 @@ async fn an_api_key_buys_a_token_that_works() {
 async fn bad_token_requests_are_refused() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "test").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "test",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     let user = UserId::new().to_string();
     let cases: Vec<(Event, u16, &str)> = vec![
         (
@@ -143,6 +163,7 @@ async fn bad_token_requests_are_refused() {
 #[tokio::test]
 async fn every_endpoint_checks_its_token() {
     let env = TestEnv::new().await;
+    let before = env.item_count().await;
     let now = tests::time_now();
     let expired = tests::token_at(Scope::ServerAccess, None, now - 7200);
     let forged = shared::auth::TokenSigner::new(b"a different secret of enough size!")
@@ -216,7 +237,7 @@ async fn every_endpoint_checks_its_token() {
     }
     assert_eq!(
         env.item_count().await,
-        0,
+        before,
         "no refused request wrote anything"
     );
 }
@@ -283,7 +304,17 @@ async fn client_tokens_read_their_own_user_only() {
 async fn basiq_clients_get_tokens_as_they_ask() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "test").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "test",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     let request = |version: &str| {
         Event::new("POST", "/token")
             .without_auth()

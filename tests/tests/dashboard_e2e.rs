@@ -1,29 +1,36 @@
-//! The dashboard end to end in a real browser: `tests/e2e/dashboard.mjs`
-//! drives Debian's Chromium (playwright-core) against the functions served by
-//! `cargo lambda watch`, on this test's own table, whose real DynamoDB Local
-//! stream a local poller hands to the `events` function, so the Activity
-//! view shows the page's own changes; `tests/e2e/webhooks.mjs` drives the
+//! The dashboard end to end in a real browser: `tests/e2e/*.mjs` drive
+//! Debian's Chromium (playwright-core) against the functions served by
+//! `cargo lambda watch`, each operator signing in through the real local
+//! identity provider (`infra/idp`, started by [`Idp`]) and its login form.
+//! `dashboard.mjs` is the users' pages, on this test's own table, whose real
+//! DynamoDB Local stream a local poller hands to the `events` function, so
+//! the Activity view shows the page's own changes; `webhooks.mjs` drives the
 //! Webhooks view against a webhook queue of the test's own, which a local
-//! poller hands to `deliver-webhooks`, and a receiver on this machine.
-//! Screenshots land in `target/e2e/`.
+//! poller hands to `deliver-webhooks`, and a receiver on this machine;
+//! `operators.mjs` is the roles: what a viewer, an editor and an admin see
+//! and may do, the audit trail and API keys. Screenshots land in
+//! `target/e2e/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::Value;
-use shared::auth::ApiKey;
+use serde_json::{json, Value};
+use shared::auth::Oidc;
+use shared::config::Config;
 use shared::user::UserId;
 use standardwebhooks::Webhook;
+use tests::idp::Idp;
 use tests::receiver::Receiver;
-use tests::watch::Watch;
+use tests::watch::{Gateway, Watch};
 use tests::TestEnv;
 
 /// Every function the page calls. The first request to each compiles it,
 /// which can take minutes on a cold machine, so it is made here, unhurried,
 /// and the browser's own waits can stay short.
-const ROUTES: [(&str, &str); 12] = [
+const ROUTES: [(&str, &str); 14] = [
     ("GET", "/"),
-    ("POST", "/token"),
+    ("GET", "/assets/config.json"),
+    ("POST", "/sign-ins"),
     ("GET", "/users"),
     ("POST", "/users"),
     ("GET", "/users/warm"),
@@ -34,12 +41,14 @@ const ROUTES: [(&str, &str); 12] = [
     ("GET", "/users/warm/transactions"),
     ("GET", "/events"),
     ("GET", "/events/types"),
+    ("GET", "/audit"),
 ];
 
 /// Every function the Webhooks view calls, warmed for the same reason.
-const WEBHOOK_ROUTES: [(&str, &str); 9] = [
+const WEBHOOK_ROUTES: [(&str, &str); 10] = [
     ("GET", "/"),
-    ("POST", "/token"),
+    ("GET", "/assets/config.json"),
+    ("POST", "/sign-ins"),
     ("GET", "/events/types"),
     ("GET", "/webhooks"),
     ("POST", "/webhooks"),
@@ -48,6 +57,42 @@ const WEBHOOK_ROUTES: [(&str, &str); 9] = [
     ("POST", "/webhooks/warm/secret"),
     ("DELETE", "/webhooks/warm"),
 ];
+
+/// And those the operators' test adds: connections, keys, tokens, the audit.
+const OPERATOR_ROUTES: [(&str, &str); 6] = [
+    ("DELETE", "/users/warm/connections/warm"),
+    ("POST", "/token"),
+    ("GET", "/api-keys"),
+    ("POST", "/api-keys"),
+    ("DELETE", "/api-keys/warm"),
+    ("GET", "/audit"),
+];
+
+/// The world's configuration for operators of `idp`: the served functions
+/// then accept its ID tokens (their role in `groups`), and the dashboard
+/// names it to the page.
+fn operators_of(idp: &Idp) -> impl FnOnce(&mut Config) + '_ {
+    move |config| {
+        config.oidc = Some(Oidc {
+            issuer: idp.issuer().to_owned(),
+            audience: idp.client_id().to_owned(),
+            role_claim: tests::idp::ROLE_CLAIM.to_owned(),
+            jwks_url: None,
+            min_refresh: Duration::from_secs(10),
+        });
+        config.oidc_client_id = Some(idp.client_id().to_owned());
+    }
+}
+
+/// The provider's operators, for the browser scripts (`OPERATORS`).
+fn operators_json(idp: &Idp) -> String {
+    let list: Vec<Value> = idp
+        .operators()
+        .iter()
+        .map(|op| json!({"email": op.email, "password": op.password, "name": op.name, "role": op.role}))
+        .collect();
+    Value::Array(list).to_string()
+}
 
 /// Calls each route once, without credentials: each function compiles, and
 /// answers (a 4xx is as good as a 2xx here).
@@ -72,19 +117,15 @@ fn artifacts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e")
 }
 
-/// Runs a browser script of `tests/e2e/` against the stack, signed in with
-/// `key`, for at most 5 minutes; its stdout and stderr, once it passed.
-async fn browse(
-    script: &str,
-    watch: &Watch,
-    key: &ApiKey,
-    vars: &[(&str, &str)],
-) -> (String, String) {
+/// Runs a browser script of `tests/e2e/` against the stack, whose operators
+/// sign in at `idp`, for at most 5 minutes; its stdout and stderr, once it
+/// passed.
+async fn browse(script: &str, watch: &Watch, idp: &Idp, vars: &[(&str, &str)]) -> (String, String) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let run = tokio::process::Command::new("node")
         .arg(root.join("tests/e2e").join(script))
         .env("BASE_URL", &watch.base_url)
-        .env("API_KEY", key.expose())
+        .env("OPERATORS", operators_json(idp))
         .env("ARTIFACTS", artifacts())
         .envs(vars.iter().copied())
         .kill_on_drop(true)
@@ -119,9 +160,12 @@ fn assert_pictures(dir: &Path, shots: &[&str]) {
 
 #[tokio::test]
 async fn the_dashboard_in_a_real_browser() {
-    let env = TestEnv::with_stream().await.with_queue().await;
-    let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "e2e").await.unwrap();
+    let gateway = Gateway::reserve().await;
+    let idp = Idp::start(&[&gateway.dashboard_url()]).await;
+    let env = TestEnv::with_stream_and(operators_of(&idp))
+        .await
+        .with_queue()
+        .await;
     // Older users enough to need a second page (the API's default page is 25).
     for n in 0..26u8 {
         let last = format!(
@@ -142,9 +186,9 @@ async fn the_dashboard_in_a_real_browser() {
         .await
         .unwrap();
 
-    let watch = Watch::serve(&env).await;
+    let watch = Watch::serve_on(&env, gateway).await;
     warm(&watch, &ROUTES).await;
-    let (stdout, stderr) = browse("dashboard.mjs", &watch, &key, &[]).await;
+    let (stdout, stderr) = browse("dashboard.mjs", &watch, &idp, &[]).await;
 
     // How long the page's own writes took to show in the Activity view.
     for line in stderr.lines().filter(|l| l.starts_with("activity:")) {
@@ -178,17 +222,17 @@ async fn the_dashboard_in_a_real_browser() {
 /// one and, for its day of grace, the old one.
 #[tokio::test]
 async fn the_webhooks_view_in_a_real_browser() {
-    let env = TestEnv::new().await.with_queue().await;
-    let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "e2e").await.unwrap();
+    let gateway = Gateway::reserve().await;
+    let idp = Idp::start(&[&gateway.dashboard_url()]).await;
+    let env = TestEnv::with(operators_of(&idp)).await.with_queue().await;
     let receiver = Receiver::answering(&[200]).await;
 
-    let watch = Watch::serve(&env).await;
+    let watch = Watch::serve_on(&env, gateway).await;
     warm(&watch, &WEBHOOK_ROUTES).await;
     let (stdout, stderr) = browse(
         "webhooks.mjs",
         &watch,
-        &key,
+        &idp,
         &[("RECEIVER_URL", receiver.url.as_str())],
     )
     .await;
@@ -255,6 +299,112 @@ async fn the_webhooks_view_in_a_real_browser() {
             "webhook-add.png",
             "webhook-deliveries.png",
             "webhook-rotated.png",
+        ],
+    );
+}
+
+/// The roles in a real browser, each operator signing in through the local
+/// identity provider's login form: a viewer sees no action and the API
+/// refuses them 403; an editor edits one user and deletes another through
+/// the page; an admin sees the deletion on the Audit page with the editor's
+/// email and the edit in the user's history, creates an API key, uses it,
+/// revokes it, and it is refused (401). A forged return from the provider is
+/// refused before any code is exchanged, and an ID token whose nonce is
+/// another sign-in's before it reaches the API.
+#[tokio::test]
+async fn operators_and_their_roles_in_a_real_browser() {
+    let gateway = Gateway::reserve().await;
+    let idp = Idp::start(&[&gateway.dashboard_url()]).await;
+    let env = TestEnv::with_stream_and(operators_of(&idp))
+        .await
+        .with_queue()
+        .await;
+    let victim_email = "rita.remove@example.com";
+    let victim = env
+        .api()
+        .new_user(&json!({"email": victim_email, "mobile": "+61412000001", "firstName": "Rita", "lastName": "Remove"}))
+        .await;
+    let victim_id = UserId::parse(&victim).unwrap();
+    // A connection, for the roles' actions on it.
+    infra::seed::fill_user(&env.app.store, &victim_id, 0, 3, 1)
+        .await
+        .unwrap();
+    let subject = env
+        .api()
+        .new_user(&json!({"email": "hugo.history@example.com", "mobile": "+61412000002", "firstName": "Hugo", "lastName": "History"}))
+        .await;
+
+    let watch = Watch::serve_on(&env, gateway).await;
+    warm(&watch, &ROUTES).await;
+    warm(&watch, &OPERATOR_ROUTES).await;
+    let (stdout, stderr) = browse(
+        "operators.mjs",
+        &watch,
+        &idp,
+        &[
+            ("VICTIM_ID", victim.as_str()),
+            ("VICTIM_EMAIL", victim_email),
+            ("SUBJECT_ID", subject.as_str()),
+        ],
+    )
+    .await;
+    for line in stderr.lines().filter(|l| l.starts_with("operators:")) {
+        eprintln!("{line}");
+    }
+
+    // The editor's deletion took everything of the user's.
+    assert_eq!(env.partition_count(&victim).await, 0);
+    // The revoked key buys nothing, seen from outside the browser too.
+    let last = last_line(&stdout);
+    let key = last["key"].as_str().expect("the key the page showed");
+    let refused = watch
+        .http()
+        .post(format!("{}/token", watch.base_url))
+        .header("authorization", format!("Basic {key}"))
+        .header("basiq-version", "3.0")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("scope=SERVER_ACCESS")
+        .send()
+        .await
+        .expect("POST /token");
+    assert_eq!(refused.status(), 401, "the revoked key is refused");
+    // And the admin's own token, straight from the provider, reads the
+    // trail the page showed: the deletion, by the editor.
+    let admin = idp.id_token("admin").await;
+    let editor = idp.operator("editor");
+    let trail: Value = watch
+        .http()
+        .get(format!(
+            "{}/audit?filter={}",
+            watch.base_url,
+            form_urlencoded::byte_serialize(format!("userId.eq('{victim}')").as_bytes())
+                .collect::<String>()
+        ))
+        .header("authorization", format!("Bearer {admin}"))
+        .send()
+        .await
+        .expect("GET /audit")
+        .json()
+        .await
+        .expect("JSON");
+    let deletion = trail["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|entry| entry["action"] == "user.deleted")
+        .unwrap_or_else(|| panic!("the deletion is in the trail: {trail:#}"));
+    assert_eq!(deletion["actor"]["name"], editor.email.as_str());
+    assert_eq!(
+        deletion["actor"]["id"],
+        format!("operator:{}", editor.subject).as_str()
+    );
+    assert_pictures(
+        &artifacts(),
+        &[
+            "signin-refused.png",
+            "viewer-detail.png",
+            "audit.png",
+            "api-keys.png",
         ],
     );
 }

@@ -321,11 +321,29 @@ async fn d12_idempotency_keys_belong_to_their_caller_and_die_with_what_they_made
             .header("idempotency-key", "same-key")
             .bearer(&token)
     };
+    // Two API keys of the same service, each active.
+    let (one, two) = (
+        shared::auth::ApiKey::generate(),
+        shared::auth::ApiKey::generate(),
+    );
+    for (key, name) in [(&one, "one"), (&two, "two")] {
+        env.app
+            .store
+            .add_api_key(
+                key,
+                name,
+                &shared::auth::Actor::claimed("tests"),
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+    }
     let first = api
-        .call(shared::routes::Route::CreateUser, as_key("key:one"))
+        .call(shared::routes::Route::CreateUser, as_key(&one.id()))
         .await;
     let second = api
-        .call(shared::routes::Route::CreateUser, as_key("key:two"))
+        .call(shared::routes::Route::CreateUser, as_key(&two.id()))
         .await;
     assert_eq!((first.status, second.status), (201, 201));
     assert!(second.headers.get("idempotent-replayed").is_none());
@@ -338,7 +356,7 @@ async fn d12_idempotency_keys_belong_to_their_caller_and_die_with_what_they_made
     // After the user is deleted, a retry does not answer 201 for it.
     assert_eq!(api.delete_user(&first.id()).await.status, 204);
     let retry = api
-        .call(shared::routes::Route::CreateUser, as_key("key:one"))
+        .call(shared::routes::Route::CreateUser, as_key(&one.id()))
         .await;
     assert_ne!(retry.body["id"], first.body["id"], "{:#}", retry.body);
     // and its record, which held the user's email, went with the user.
@@ -852,7 +870,17 @@ async fn found_a_token_request_that_repeats_a_parameter_is_refused() {
             .await,
     );
     let key = shared::auth::ApiKey::generate();
-    env.app.store.add_api_key(&key, "defects").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "defects",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     // With a value given twice, which one a token is for depends on who
     // reads the form: a gateway rule or a log reading the first would
     // disagree with a service taking the last.
@@ -949,7 +977,17 @@ async fn found_a_token_request_reads_its_media_type_one_way() {
     // reader takes; any other is read as a form.
     let env = TestEnv::new().await;
     let key = shared::auth::ApiKey::generate();
-    env.app.store.add_api_key(&key, "defects").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "defects",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     for (content_type, body, status) in [
         ("application/jsonx", "scope=SERVER_ACCESS", 200),
         ("application/json-patch", "scope=SERVER_ACCESS", 200),

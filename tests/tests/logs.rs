@@ -57,7 +57,17 @@ async fn logs_carry_the_correlation_id_and_no_personal_data() {
         .create_user(&json!({"email": "not-an-email", "firstName": first}))
         .await;
     let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "logs").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "logs",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     let issued = api
         .issue_token(
             Event::new("POST", "/token")

@@ -6,8 +6,9 @@
 //! links (create, then get, update, ingest, list and delete).
 //!
 //! The test supplies the credentials: a SERVER_ACCESS token for the bearer
-//! scheme, and an API key of its own for `POST /token`; Schemathesis never
-//! signs anyone up. They reach `st` in its environment, never on its command
+//! scheme, an admin operator's ID token (from a test identity provider) for
+//! the operators' scheme, and an API key of its own for `POST /token`;
+//! Schemathesis never signs anyone up. They reach `st` in its environment, never on its command
 //! line.
 //!
 //! Failures that cannot hold by design are listed, each with its reason, in
@@ -249,12 +250,24 @@ def names_negative_part(error, case):
     return False
 
 
+def header_mismatch(entry, case):
+    """Whether the request's header that the entry names does not match the
+    document's pattern for it: a part generated invalid, whatever the case
+    is labelled."""
+    header = entry["header_not_matching"]
+    values = {str(k).lower(): str(v) for k, v in (case.headers or {}).items()}
+    sent = values.get(header["name"].lower())
+    return sent is not None and re.fullmatch(header["pattern"], sent) is None
+
+
 def matches(entry, failure, case, response):
     if entry["check"] not in getattr(type(failure), "checks", ()):
         return False
     if "operation" in entry and entry["operation"] != f"{case.method.upper()} {case.operation.path}":
         return False
     if "status" in entry and response.status_code != entry["status"]:
+        return False
+    if "header_not_matching" in entry and not header_mismatch(entry, case):
         return False
     if not any(key in entry for key in ("parameter", "pointer", "detail", "negative_part")):
         return True
@@ -349,6 +362,9 @@ api_key = "Basic ${{CONTRACT_API_KEY}}"
 
 [auth.openapi.services_token]
 bearer = "${{CONTRACT_TOKEN}}"
+
+[auth.openapi.operator_token]
+bearer = "${{CONTRACT_OPERATOR_TOKEN}}"
 "#,
         hooks = dir.join("hooks.py").display()
     )
@@ -364,9 +380,23 @@ async fn the_service_keeps_its_openapi_contract() {
     let max_time = env_or("CONTRACT_MAX_TIME", 150);
     let seed = env_or("CONTRACT_SEED", rand::random::<u32>().into());
 
-    let env = TestEnv::new().await.with_queue().await;
+    // Operators' tokens from a test provider: the JWKS it serves is
+    // fetched by the functions, so the runtime must keep serving it while
+    // `st` runs (it does: the test awaits the process).
+    let (env, idp) = TestEnv::with_operators(|_| {}).await;
+    let env = env.with_queue().await;
     let key = ApiKey::generate();
-    env.app.store.add_api_key(&key, "contract").await.unwrap();
+    env.app
+        .store
+        .add_api_key(
+            &key,
+            "contract",
+            &shared::auth::Actor::claimed("tests"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
     let watch = Watch::serve(&env).await;
     let started = Instant::now();
     compile_every_function(&watch).await;
@@ -399,6 +429,10 @@ async fn the_service_keeps_its_openapi_contract() {
         .args(["--workers", "1", "--request-timeout", "60"])
         .env("CONTRACT_TOKEN", tests::token(Scope::ServerAccess, None))
         .env("CONTRACT_API_KEY", key.expose())
+        .env(
+            "CONTRACT_OPERATOR_TOKEN",
+            idp.token(shared::auth::Role::Admin),
+        )
         .env(
             "CONTRACT_BASELINE",
             root().join("tests/contract/schemathesis-baseline.yaml"),

@@ -24,10 +24,6 @@ use tests::TestEnv;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The actor of every request the tests' default (SERVER_ACCESS) token
-/// makes: the API key it names.
-const TEST_KEY: &str = "key:tests";
-
 /// `event` sent to `route` as API Gateway would, with `request_id` as the
 /// request's id: the correlation id the writes must record.
 async fn send(env: &TestEnv, route: Route, event: Event, request_id: &str) -> Reply {
@@ -160,7 +156,10 @@ async fn creating_and_updating_a_user_stamps_its_key_and_request_in_the_same_wri
     assert_eq!(env.requests.operations(), ["PutItem"], "still one request");
     let user = created.id();
     let stored = profile(&env, &user).await.expect("the profile");
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-create")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-create"))
+    );
 
     env.requests.clear();
     let patch = user_event(Route::UpdateUser, "PATCH", &user).json(&json!({"lastName": "Hooli"}));
@@ -172,7 +171,10 @@ async fn creating_and_updating_a_user_stamps_its_key_and_request_in_the_same_wri
         "still one request"
     );
     let stored = profile(&env, &user).await.expect("the profile");
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-update")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-update"))
+    );
     assert_eq!(text(&stored, "lastName"), Some("Hooli"));
 
     // Bookkeeping, not the user's: no answer shows it.
@@ -192,7 +194,10 @@ async fn a_create_with_an_idempotency_key_stamps_its_profile_too() {
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_eq!(env.requests.operations(), ["TransactWriteItems"]);
     let stored = profile(&env, &created.id()).await.expect("the profile");
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-create-once")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-create-once"))
+    );
 }
 
 #[tokio::test]
@@ -235,11 +240,14 @@ async fn a_client_token_writes_nothing_and_would_act_as_its_user() {
         assert_eq!(reply.status, 403, "{route:?}: {:#}", reply.body);
     }
     let stored = profile(&env, &user).await.expect("the profile");
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-create")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-create"))
+    );
 
     // Were a CLIENT token's write allowed, it would name the user, not the key.
     let claims = Claims {
-        sub: TEST_KEY.into(),
+        sub: tests::test_key_id(),
         scope: Scope::ClientAccess,
         user_id: Some(id),
         iat: 0,
@@ -249,7 +257,7 @@ async fn a_client_token_writes_nothing_and_would_act_as_its_user() {
     let patch = shared::user::decode_patch(json!({"middleName": "M"})).unwrap();
     env.app
         .store
-        .acting(Stamp::new(&claims, "req-as-client"))
+        .acting(stamp_of(claims.clone(), "req-as-client"))
         .update_user(&id, &patch, None)
         .await
         .unwrap();
@@ -276,7 +284,7 @@ async fn the_store_used_directly_stamps_nothing_unless_given_a_stamp() {
         .unwrap()
         .into_user(UserId::new(), shared::clock::now());
     let claims = Claims {
-        sub: TEST_KEY.into(),
+        sub: tests::test_key_id(),
         scope: Scope::ServerAccess,
         user_id: None,
         iat: 0,
@@ -285,12 +293,15 @@ async fn the_store_used_directly_stamps_nothing_unless_given_a_stamp() {
     };
     env.app
         .store
-        .acting(Stamp::new(&claims, "req-import"))
+        .acting(stamp_of(claims.clone(), "req-import"))
         .import_users(std::slice::from_ref(&imported), 1)
         .await
         .unwrap();
     let stored = profile(&env, &imported.id.to_string()).await.unwrap();
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-import")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-import"))
+    );
 }
 
 #[tokio::test]
@@ -309,7 +320,10 @@ async fn an_ingested_connection_and_its_deletion_are_stamped() {
     let stored = connection(&env, &user, "conn-0")
         .await
         .expect("the connection");
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-ingest")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-ingest"))
+    );
     assert!(!stored.contains_key("leaseUntil"), "the lease is released");
 
     // The deletion stops right after its first request, the tombstone's
@@ -335,7 +349,10 @@ async fn an_ingested_connection_and_its_deletion_are_stamped() {
         .await
         .expect("still there");
     assert!(stored.contains_key("deletedAt"));
-    assert_eq!(stamp(&stored), (Some(TEST_KEY), Some("req-delete")));
+    assert_eq!(
+        stamp(&stored),
+        (Some(tests::test_key_id().as_str()), Some("req-delete"))
+    );
 
     let finished = send(&env, Route::DeleteConnection, delete, "req-delete-again").await;
     assert_eq!(finished.status, 204, "{:#}", finished.body);
@@ -404,7 +421,10 @@ async fn a_deletions_receipt_counts_every_item_removed_by_kind() {
     );
     let tombstone = profile(&env, &user).await.expect("the tombstone");
     assert!(tombstone.contains_key("deletedAt"));
-    assert_eq!(stamp(&tombstone), (Some(TEST_KEY), Some("req-delete")));
+    assert_eq!(
+        stamp(&tombstone),
+        (Some(tests::test_key_id().as_str()), Some("req-delete"))
+    );
     let left = partition(&env, &user).await;
     let gone: Vec<&String> = seeded.iter().filter(|sk| !left.contains(sk)).collect();
     assert_eq!(gone.len(), 24);
@@ -442,7 +462,10 @@ async fn a_deletions_receipt_counts_every_item_removed_by_kind() {
     assert_eq!(receipt(&last), [c, a, t, o + 2]);
     assert_eq!(Removed::of(&last).total(), 48);
     // purge-user acts for no caller: the profile still names who deleted it.
-    assert_eq!(stamp(&last), (Some(TEST_KEY), Some("req-delete")));
+    assert_eq!(
+        stamp(&last),
+        (Some(tests::test_key_id().as_str()), Some("req-delete"))
+    );
 
     // Run again, it finds nothing more to count: no receipt update, and the
     // creation record it deletes again (already gone) is not counted twice.
@@ -547,4 +570,19 @@ async fn a_pass_cut_short_by_a_crash_loses_its_own_counts_and_doubles_none() {
     assert_eq!(last.receipt, Removed::default());
     assert_eq!(env.requests.operations(), ["Query", "DeleteItem"]);
     assert!(profile(&env, &user).await.is_none());
+}
+
+/// The stamp of a request with these claims' token and this correlation id.
+fn stamp_of(claims: Claims, correlation_id: &str) -> Stamp {
+    let caller = shared::auth::Caller::Key {
+        claims,
+        key_name: None,
+    };
+    Stamp {
+        actor: shared::auth::Actor::of(&caller),
+        name: None,
+        correlation_id: correlation_id.into(),
+        source_ip: None,
+        user_agent: None,
+    }
 }

@@ -710,19 +710,23 @@ async fn an_event_costs_one_query_per_batch_and_an_attempt_one_read_and_one_writ
     env.requests.clear();
     meter.reset();
     events(&env, &records).await;
-    assert_eq!(env.requests.count("PutItem"), 3, "one per event");
+    assert_eq!(
+        env.requests.count("PutItem"),
+        6,
+        "an event and an audit entry each"
+    );
     assert_eq!(
         env.requests.count("Query"),
         1,
         "one read of the subscriptions for the batch"
     );
-    assert_eq!(env.requests.operations().len(), 4);
+    assert_eq!(env.requests.operations().len(), 7);
     let (event_reads, event_writes) = (meter.read_units(), meter.write_units());
     println!("3 events, 2 subscriptions: {event_reads} RCU, {event_writes} WCU");
     assert_eq!(
         (event_reads, event_writes),
-        (1.0, 15.0),
-        "the subscriptions' strongly consistent Query (under 4 KB), and the events' puts as before"
+        (1.0, 27.0),
+        "the subscriptions' strongly consistent Query (under 4 KB), the events' puts as before (5 WCU each) and an audit entry each (4 WCU)"
     );
 
     env.requests.clear();

@@ -1,20 +1,35 @@
 // The users dashboard. Plain DOM and fetch against the API it is served
 // with, so it needs no build step and the CSP can forbid everything else.
 // User data only ever reaches the page through textContent and value.
+//
+// Operators sign in through the organisation's OpenID provider
+// (Authorization Code with PKCE, `state` and `nonce` checked); the ID token
+// it issues is the bearer of every API call. API keys are for servers: the
+// page never takes one.
 
-const TOKEN_KEY = "users-dashboard.session";
-// Renew this long before the token expires, so no call meets an expired one.
-const RENEW_MARGIN_MS = 5 * 60 * 1000;
+// The signed-in operator: { token, expiresAt, id, email, name, role }, in
+// sessionStorage so that closing the tab forgets it.
+const SESSION_KEY = "users-dashboard.session";
+// A sign-in under way: { state, nonce, verifier }, until the provider sends
+// the operator back.
+const FLOW_KEY = "users-dashboard.sign-in";
+// What to say on return from the provider's sign-out page.
+const NOTICE_KEY = "users-dashboard.notice";
+const SCOPES = "openid email profile";
+// Roles, lowest first; each can do what those below it can.
+const ROLES = ["viewer", "editor", "admin"];
 const SEARCH_DEBOUNCE_MS = 250;
 const FIELDS = ["email", "mobile", "firstName", "middleName", "lastName", "businessName", "businessIdNoType", "businessIdNo"];
 const ADDRESS_FIELDS = ["addressLine1", "addressLine2", "suburb", "state", "postcode", "countryCode"];
 
 const $ = (id) => document.getElementById(id);
 
-// The API key stays in memory only, for renewal; a reload forgets it and the
-// session then lasts until its token expires.
-let apiKey = null;
-let renewTimer = null;
+// The identity provider, from /assets/config.json: { issuer, clientId }, or
+// { issuer: null, problem } when sign-in is not configured.
+let provider = null;
+// The provider's discovery document, fetched once.
+let discovery = null;
+let expiryTimer = null;
 const list = { query: "", next: null, seq: 0, timer: null, stale: false };
 // The Activity view's filters (as applied, not as typed) and paging.
 const activity = { user: "", type: "", next: null, seq: 0, typesLoaded: false };
@@ -25,6 +40,13 @@ let eventTypeCatalogue = null;
 const webhooks = { seq: 0 };
 const deliveries = { webhook: null, next: null, seq: 0, awaiting: null, timer: null };
 let webhookConfirm = null; // { kind: "rotate" | "delete", webhook }
+// The API keys view's replies in order; the Audit view's filters (as
+// applied) and paging; a user's history and its paging.
+const keys = { seq: 0 };
+const audit = { user: "", actor: "", from: "", to: "", next: null, seq: 0 };
+const userHistory = { userId: null, next: null, seq: 0, kind: null };
+// The generic confirmation's pending action: { run, busy, done }.
+let pendingConfirm = null;
 const deleted = new Set();
 let current = null; // { user, etag } of the user on screen
 let shownUserId = null; // the id of the detail view's user, loaded or not
@@ -61,52 +83,39 @@ async function send(path, init) {
 
 function storedSession() {
   try {
-    const session = JSON.parse(sessionStorage.getItem(TOKEN_KEY));
+    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY));
     return session && session.token && session.expiresAt > Date.now() ? session : null;
   } catch {
     return null;
   }
 }
 
-async function issueToken(key) {
-  const response = await send("/token", {
-    method: "POST",
-    headers: {
-      authorization: `Basic ${key}`,
-      "basiq-version": "3.0",
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: "scope=SERVER_ACCESS",
-  });
-  const body = await readJson(response);
-  if (!response.ok) throw new ApiFailure(response.status, body);
-  const session = { token: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 };
-  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(session));
-  scheduleRenewal(session);
-  return session;
+/** The signed-in operator's role, or null. */
+function role() {
+  const session = storedSession();
+  return session && ROLES.includes(session.role) ? session.role : null;
 }
 
-function scheduleRenewal(session) {
-  clearTimeout(renewTimer);
-  const expiry = new Date(session.expiresAt);
-  $("session-expiry").textContent = `Signed in until ${expiry.toLocaleTimeString()}`;
-  const untilExpiry = Math.max(session.expiresAt - Date.now(), 0);
-  if (apiKey) {
-    renewTimer = setTimeout(() => {
-      issueToken(apiKey).catch(() => {
-        renewTimer = setTimeout(() => signOut("Your session has expired. Sign in again."), Math.max(session.expiresAt - Date.now(), 0));
-      });
-    }, Math.max(untilExpiry - RENEW_MARGIN_MS, 0));
-  } else {
-    renewTimer = setTimeout(() => signOut("Your session has expired. Sign in again."), untilExpiry);
+/** Whether the operator's role allows `need`: "change" (editor, admin) or "admin". */
+function can(need) {
+  const rank = ROLES.indexOf(role());
+  if (need === "admin") return rank >= ROLES.indexOf("admin");
+  if (need === "change") return rank >= ROLES.indexOf("editor");
+  return rank >= 0;
+}
+
+/** Hides what the role may not do; the API refuses it anyway. */
+function applyRole() {
+  for (const element of document.querySelectorAll("[data-needs]")) {
+    element.hidden = !can(element.dataset.needs);
   }
 }
 
-function signOut(message) {
-  clearTimeout(renewTimer);
+/** Ends the session here (the provider's own session is left alone) and shows the sign-in view. */
+function endSession(message, failed = false) {
+  clearTimeout(expiryTimer);
   clearTimeout(list.timer);
-  sessionStorage.removeItem(TOKEN_KEY);
-  apiKey = null;
+  sessionStorage.removeItem(SESSION_KEY);
   current = null;
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("users-body").replaceChildren();
@@ -121,19 +130,230 @@ function signOut(message) {
   webhooks.seq++;
   webhookConfirm = null;
   $("webhooks-body").replaceChildren();
+  keys.seq++;
+  hideKey();
+  $("keys-body").replaceChildren();
+  audit.seq++;
+  Object.assign(audit, { user: "", actor: "", from: "", to: "", next: null });
+  $("audit-body").replaceChildren();
+  for (const id of ["audit-user", "audit-actor", "audit-from", "audit-to"]) $(id).value = "";
+  pendingConfirm = null;
   resetFinance(null);
+  resetHistory(null);
   $("nav").hidden = true;
   $("session").hidden = true;
-  $("signin-error").textContent = message || "";
+  $("session-user").textContent = "";
+  applyRole();
+  showSignIn(message, failed);
+}
+
+function showSignIn(message, failed) {
+  $("signin-error").textContent = failed ? message || "" : "";
+  setStatus("signin-notice", failed ? "" : message || "");
+  const configured = Boolean(provider && provider.issuer);
+  $("signin-submit").hidden = !configured;
+  if (provider && !configured) {
+    $("signin-error").textContent = provider.problem || "Sign-in is not configured: set OIDC_ISSUER.";
+  }
   show("signin-view");
-  $("api-key").focus();
+  if (configured) $("signin-submit").focus();
+  else $("signin-title").focus();
+}
+
+/** Signs out here and, if the provider offers it, there too (its page then sends the operator back). */
+async function signOut() {
+  const session = storedSession();
+  endSession("You have signed out.");
+  if (!session || !provider || !provider.issuer) return;
+  try {
+    const found = await discover();
+    if (!found.end_session_endpoint) return;
+    const url = new URL(found.end_session_endpoint);
+    url.searchParams.set("id_token_hint", session.token);
+    url.searchParams.set("post_logout_redirect_uri", redirectUri());
+    url.searchParams.set("client_id", provider.clientId);
+    sessionStorage.setItem(NOTICE_KEY, "You have signed out.");
+    location.assign(url.toString());
+  } catch {
+    // Signed out here; the provider's session ends on its own.
+  }
+}
+
+// The OpenID Connect sign-in (Authorization Code + PKCE S256).
+
+class SignInFailure extends Error {}
+
+function base64url(bytes) {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** 32 random bytes, base64url: a state, a nonce or a PKCE verifier. */
+function randomValue() {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+async function challengeOf(verifier) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(new Uint8Array(digest));
+}
+
+/**
+ * The claims of a JWT, unverified: the page takes the ID token straight from
+ * the provider's token endpoint, and the API checks its signature on every call.
+ */
+function claimsOf(jwt) {
+  const part = String(jwt).split(".")[1];
+  if (!part) throw new SignInFailure("The identity provider's ID token could not be read.");
+  const padded = part.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((part.length + 3) % 4);
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function redirectUri() {
+  return `${location.origin}/`;
+}
+
+/** The provider's discovery document, checked to be the configured issuer's. */
+async function discover() {
+  if (discovery) return discovery;
+  const url = `${provider.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+  let response;
+  try {
+    response = await fetch(url);
+  } catch {
+    throw new SignInFailure("Could not reach the identity provider. Check the connection and try again.");
+  }
+  const found = await readJson(response);
+  if (!response.ok || !found || !found.authorization_endpoint || !found.token_endpoint) {
+    throw new SignInFailure(`The identity provider's discovery document could not be read (${response.status}).`);
+  }
+  if (found.issuer !== provider.issuer) {
+    throw new SignInFailure("The identity provider names another issuer than the one configured.");
+  }
+  discovery = found;
+  return found;
+}
+
+/** "Sign in": off to the provider's sign-in page, with a new state, nonce and PKCE verifier. */
+async function beginSignIn() {
+  const submit = $("signin-submit");
+  submit.disabled = true;
+  submit.textContent = "Signing in…";
+  $("signin-error").textContent = "";
+  setStatus("signin-notice", "");
+  try {
+    const found = await discover();
+    const flow = { state: randomValue(), nonce: randomValue(), verifier: randomValue() };
+    sessionStorage.setItem(FLOW_KEY, JSON.stringify(flow));
+    const url = new URL(found.authorization_endpoint);
+    const params = {
+      response_type: "code",
+      client_id: provider.clientId,
+      redirect_uri: redirectUri(),
+      scope: SCOPES,
+      state: flow.state,
+      nonce: flow.nonce,
+      code_challenge: await challengeOf(flow.verifier),
+      code_challenge_method: "S256",
+    };
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    location.assign(url.toString());
+  } catch (failure) {
+    $("signin-error").textContent = failure.message;
+    submit.disabled = false;
+    submit.textContent = "Sign in";
+    submit.focus();
+  }
+}
+
+/** The sign-in under way in this tab, taken: a code is exchanged once. */
+function takeFlow() {
+  const text = sessionStorage.getItem(FLOW_KEY);
+  sessionStorage.removeItem(FLOW_KEY);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The provider sent the operator back with `?code&state` (or `?error`): checks, exchanges, signs in. */
+async function finishSignIn(params) {
+  const flow = takeFlow();
+  // The code is used once, here: neither a reload nor the history replays it.
+  history.replaceState(null, "", location.pathname);
+  if (params.has("error")) {
+    const why = params.get("error_description") || params.get("error");
+    throw new SignInFailure(`The identity provider did not sign you in: ${why}.`);
+  }
+  if (!flow || !flow.state || params.get("state") !== flow.state) {
+    throw new SignInFailure("This sign-in could not be verified: it was not started from this tab. Sign in again.");
+  }
+  const found = await discover();
+  let response;
+  try {
+    response = await fetch(found.token_endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: params.get("code") || "",
+        redirect_uri: redirectUri(),
+        client_id: provider.clientId,
+        code_verifier: flow.verifier,
+      }),
+    });
+  } catch {
+    throw new SignInFailure("Could not reach the identity provider. Check the connection and try again.");
+  }
+  const tokens = await readJson(response);
+  if (!response.ok || !tokens || !tokens.id_token) {
+    const why = (tokens && (tokens.error_description || tokens.error)) || `it answered ${response.status}`;
+    throw new SignInFailure(`The identity provider issued no token: ${why}. Sign in again.`);
+  }
+  const claims = claimsOf(tokens.id_token);
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (claims.nonce !== flow.nonce || claims.iss !== provider.issuer || !audiences.includes(provider.clientId)) {
+    throw new SignInFailure("The identity provider's ID token is not for this sign-in. Sign in again.");
+  }
+  if (!(claims.exp * 1000 > Date.now())) {
+    throw new SignInFailure("The identity provider's ID token has already expired. Check this computer's clock, then sign in again.");
+  }
+  // Who the API says this is, and with which role: the token's only judge.
+  const answer = await send("/sign-ins", { method: "POST", headers: { authorization: `Bearer ${tokens.id_token}` } });
+  const who = await readJson(answer);
+  if (!answer.ok) {
+    const failure = new ApiFailure(answer.status, who);
+    throw new SignInFailure(answer.status === 403
+      ? `You are signed in at the identity provider, but may not use the dashboard: ${failure.message}`
+      : `The API did not accept the sign-in: ${failure.message}`);
+  }
+  const session = {
+    token: tokens.id_token,
+    expiresAt: claims.exp * 1000,
+    id: who.id,
+    email: who.email || null,
+    name: who.name || null,
+    role: who.role,
+  };
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+function scheduleExpiry(session) {
+  clearTimeout(expiryTimer);
+  const expiry = new Date(session.expiresAt);
+  $("session-expiry").textContent = `until ${expiry.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  $("session-expiry").title = `Your sign-in lasts until ${expiry.toLocaleString()}; then sign in again.`;
+  expiryTimer = setTimeout(() => endSession("Your session has expired. Sign in again."), Math.max(session.expiresAt - Date.now(), 0));
 }
 
 /** A call with the session's token. An expired or refused token ends the session. */
 async function api(path, { method = "GET", body, headers = {} } = {}) {
   const session = storedSession();
   if (!session) {
-    signOut("Your session has expired. Sign in again.");
+    endSession("Your session has expired. Sign in again.");
     throw new ApiFailure(401, { data: [{ detail: "Your session has expired." }] });
   }
   const init = { method, headers: { ...headers, authorization: `Bearer ${session.token}` } };
@@ -143,8 +363,10 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
   }
   const response = await send(path, init);
   const json = await readJson(response);
+  // 401: the token is not (or no longer) accepted; 403 access-denied: it
+  // has expired. Any other 403 is the role's, and its detail is shown.
   if (response.status === 401 || (response.status === 403 && json && json.data && json.data[0] && json.data[0].code === "access-denied")) {
-    signOut("Your session has expired. Sign in again.");
+    endSession("Your session has expired or was refused. Sign in again.");
   }
   if (!response.ok) throw new ApiFailure(response.status, json);
   return { status: response.status, body: json, etag: response.headers.get("etag") };
@@ -152,12 +374,20 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
 
 // --- Views -------------------------------------------------------------------
 
-const VIEWS = { "signin-view": null, "users-view": "nav-users", "detail-view": "nav-users", "activity-view": "nav-activity", "webhooks-view": "nav-webhooks" };
+const VIEWS = {
+  "signin-view": null,
+  "users-view": "nav-users",
+  "detail-view": "nav-users",
+  "activity-view": "nav-activity",
+  "webhooks-view": "nav-webhooks",
+  "keys-view": "nav-keys",
+  "audit-view": "nav-audit",
+};
 
 function show(viewId) {
   for (const id of Object.keys(VIEWS)) $(id).hidden = id !== viewId;
   const section = VIEWS[viewId];
-  for (const id of ["nav-users", "nav-activity", "nav-webhooks"]) {
+  for (const id of ["nav-users", "nav-activity", "nav-webhooks", "nav-keys", "nav-audit"]) {
     if (id === section) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");
   }
@@ -166,6 +396,7 @@ function show(viewId) {
     hideSecret();
     closeDeliveries();
   }
+  if (viewId !== "keys-view") hideKey();
 }
 
 function setStatus(id, text, failed = false) {
@@ -322,6 +553,7 @@ async function openUser(userId) {
   $("detail-fields").replaceChildren();
   $("detail-counts").textContent = "";
   resetFinance(userId);
+  resetHistory(userId);
   $("edit-user").disabled = true;
   setStatus("detail-status", "Loading user…");
   const seq = finance.seq;
@@ -334,11 +566,32 @@ async function openUser(userId) {
     $("edit-user").disabled = false;
     $("detail-title").focus();
     loadFinance(userId);
+    loadHistory(true);
   } catch (failure) {
     if (seq !== finance.seq) return;
     $("detail-title").textContent = "User";
     setStatus("detail-status", failure.status === 404 ? "This user no longer exists." : `Could not load the user: ${failure.message}`, true);
+    // Who deleted a user, and when, stays answerable.
+    if (failure.status === 404) loadHistory(true);
   }
+}
+
+/** Reloads the user on screen (its counts) and its money, after a change to what it owns. */
+async function reloadUser() {
+  if (!current) return;
+  const userId = current.user.id;
+  const seq = finance.seq;
+  try {
+    const loaded = await fetchUser(userId);
+    if (seq !== finance.seq) return;
+    current = loaded;
+    renderDetail();
+  } catch (failure) {
+    if (seq === finance.seq && failure.status !== 401) setStatus("detail-status", `Could not reload the user: ${failure.message}`, true);
+  }
+  resetFinance(userId);
+  loadFinance(userId);
+  loadHistory(true);
 }
 
 // --- A user's money ------------------------------------------------------------
@@ -444,12 +697,19 @@ async function loadConnections(userId) {
     for (const connection of data) finance.connections.set(connection.id, connection);
     rows.replaceChildren(...data.map((connection) => {
       const tr = document.createElement("tr");
+      tr.dataset.connectionId = connection.id;
+      const institution = connection.institution ? connection.institution.name : "";
       tr.append(
-        cell(connection.institution ? connection.institution.name : ""),
+        cell(institution),
         cell(connection.status || ""),
         cell(when(connection.createdDate)),
         cell(connection.id, "id"),
       );
+      if (can("change")) {
+        const actions = document.createElement("td");
+        actions.append(rowButton("Delete", `Delete connection ${institution || connection.id}`, "secondary danger-text", () => confirmConnectionDelete(userId, connection)));
+        tr.append(actions);
+      }
       return tr;
     }));
     table.hidden = data.length === 0;
@@ -1351,6 +1611,609 @@ async function submitWebhookConfirm(event) {
   }
 }
 
+// --- Confirmations -----------------------------------------------------------
+
+/**
+ * Asks before an action that cannot be undone. `run` makes the call (its
+ * failure is shown in the dialog); `done` follows, once the dialog is closed.
+ */
+function confirmAction({ title, text, subject, action, busyText, run, done }) {
+  pendingConfirm = { action, busyText, run, done, busy: false };
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-subject").textContent = subject || "";
+  $("confirm-error").textContent = "";
+  const submit = $("confirm-submit");
+  submit.textContent = action;
+  submit.disabled = false;
+  $("confirm-dialog").showModal();
+  $("confirm-cancel").focus();
+}
+
+async function submitConfirm(event) {
+  event.preventDefault();
+  const pending = pendingConfirm;
+  if (!pending || pending.busy) return;
+  const submit = $("confirm-submit");
+  pending.busy = true;
+  submit.disabled = true;
+  submit.textContent = pending.busyText;
+  try {
+    const result = await pending.run();
+    pending.busy = false;
+    $("confirm-dialog").close();
+    if (pending.done) pending.done(result);
+  } catch (failure) {
+    if (failure.status !== 401) $("confirm-error").textContent = failure.message;
+  } finally {
+    pending.busy = false;
+    submit.disabled = false;
+    submit.textContent = pending.action;
+  }
+}
+
+function confirmConnectionDelete(userId, connection) {
+  const institution = connection.institution ? connection.institution.name : "";
+  confirmAction({
+    title: "Delete this connection?",
+    text: "This permanently deletes the connection and its accounts and transactions. This cannot be undone.",
+    subject: institution ? `${institution} · ${connection.id}` : connection.id,
+    action: "Delete connection",
+    busyText: "Deleting…",
+    run: async () => {
+      try {
+        await api(`/users/${encodeURIComponent(userId)}/connections/${encodeURIComponent(connection.id)}`, { method: "DELETE" });
+        return "deleted";
+      } catch (failure) {
+        if (failure.status === 404) return "gone";
+        throw failure;
+      }
+    },
+    done: (outcome) => {
+      if (!current || current.user.id !== userId) return;
+      setStatus("detail-status", outcome === "gone"
+        ? "That connection no longer exists."
+        : `Deleted the connection${institution ? ` to ${institution}` : ""} and its accounts and transactions.`);
+      $("detail-title").focus();
+      reloadUser();
+    },
+  });
+}
+
+// --- The audit trail: shared by the Audit view and a user's history --------------
+
+// How the page asks GET /audit for one user, one actor, or a time range.
+const AUDIT_FILTER = {
+  user: (id) => `userId.eq(${quoted(id)})`,
+  actor: (actor) => `actor.eq(${quoted(actor)})`,
+  // Whole days, both included, in UTC; an open end is the first or last instant there is.
+  range: (from, to) => `createdDate.bt(${quoted(from ? `${from}T00:00:00Z` : "1970-01-01T00:00:00Z")},${quoted(to ? `${to}T23:59:59.999Z` : "9999-12-31T23:59:59.999Z")})`,
+};
+
+function actorCell(actor) {
+  const td = document.createElement("td");
+  td.className = "actor";
+  const who = actor || {};
+  if (who.name) td.append(line(who.name, "title"));
+  if (who.id) {
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "link id";
+    open.textContent = who.id;
+    open.setAttribute("aria-label", `Show what ${who.name || who.id} did`);
+    open.addEventListener("click", () => openAudit({ actor: who.id }));
+    td.append(open);
+  }
+  if (!who.name && !who.id) td.textContent = "—";
+  return td;
+}
+
+function userLink(userId) {
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link id";
+  open.textContent = userId;
+  open.setAttribute("aria-label", `Open user ${userId}`);
+  open.addEventListener("click", () => openUser(userId));
+  return open;
+}
+
+function targetCell(entry) {
+  const td = document.createElement("td");
+  td.className = "target";
+  const target = entry.target || {};
+  if (target.type || target.id) {
+    td.append(line(target.type || "", "muted small"));
+    if (target.type === "user" && target.id) td.append(userLink(target.id));
+    else if (target.id) td.append(line(target.id, "id"));
+  }
+  if (entry.userId && !(target.type === "user" && target.id === entry.userId)) {
+    td.append(line("of user", "muted small"), userLink(entry.userId));
+  }
+  if (!td.childNodes.length) td.textContent = "—";
+  return td;
+}
+
+function fieldsText(entry) {
+  const names = Array.isArray(entry.fields) ? entry.fields : [];
+  const parts = [];
+  if (names.length) parts.push(names.join(", "));
+  if (entry.reason) parts.push(`Reason: ${entry.reason}`);
+  return parts.join(" · ") || "—";
+}
+
+function actionBadge(action) {
+  const badge = document.createElement("span");
+  const verb = String(action || "").split(".").pop();
+  badge.className = ACTIONS.has(verb) ? `kind ${verb}` : /refused/.test(verb) ? "kind deleted" : "kind";
+  badge.textContent = action || "";
+  return badge;
+}
+
+/** A row of the audit trail; `compact` (a user's history) leaves out the target and IP. */
+function auditRow(entry, compact) {
+  const tr = document.createElement("tr");
+  tr.dataset.auditId = entry.id || "";
+  tr.dataset.action = entry.action || "";
+  if (entry.userId) tr.dataset.userId = entry.userId;
+  if (entry.correlationId) {
+    tr.dataset.correlationId = entry.correlationId;
+    tr.title = `Correlation id: ${entry.correlationId}`;
+  }
+  const what = document.createElement("td");
+  what.className = "action";
+  what.append(actionBadge(entry.action));
+  if (entry.correlationId) what.append(line(entry.correlationId, "id muted small correlation"));
+  const cells = [timeCell(entry.createdAt), what, actorCell(entry.actor)];
+  if (!compact) cells.push(targetCell(entry));
+  cells.push(cell(fieldsText(entry), "changed"));
+  if (!compact) {
+    const ip = cell(entry.sourceIp || "—", "ip");
+    if (entry.userAgent) ip.title = entry.userAgent;
+    cells.push(ip);
+  }
+  tr.append(...cells);
+  return tr;
+}
+
+// --- A user's history -------------------------------------------------------------
+
+const HISTORY_PAGE = 20;
+
+function resetHistory(userId) {
+  userHistory.userId = userId;
+  userHistory.seq++;
+  userHistory.next = null;
+  userHistory.kind = null;
+  $("history-body").replaceChildren();
+  $("history-table").hidden = true;
+  $("history-table").removeAttribute("aria-busy");
+  $("history-more").hidden = true;
+  setStatus("history-status", "");
+  $("history").hidden = true;
+}
+
+function historyPath(userId) {
+  if (userHistory.kind === "audit") {
+    const params = new URLSearchParams({ filter: AUDIT_FILTER.user(userId), limit: String(HISTORY_PAGE) });
+    return `/audit?${params}`;
+  }
+  // As the Activity view asks: an id never carries quotes.
+  const params = new URLSearchParams({ filter: `user.id.eq('${userId.replace(/[',()\\]/g, "")}')` });
+  return `/events?${params}`;
+}
+
+function historyHead() {
+  const names = userHistory.kind === "audit" ? ["Time", "Action", "Who", "Fields"] : ["Time", "Event", "Details"];
+  $("history-head").replaceChildren(...names.map((name) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = name;
+    return th;
+  }));
+}
+
+function historyEventRow(event) {
+  const tr = document.createElement("tr");
+  tr.dataset.eventId = event.id;
+  tr.dataset.eventType = `${event.entity}.${event.eventType}`;
+  const type = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = ACTIONS.has(event.eventType) ? `kind ${event.eventType}` : "kind";
+  badge.textContent = `${event.entity}.${event.eventType}`;
+  type.append(badge);
+  tr.append(timeCell(event.createdDate), type, cell(eventDetails(event) || "—"));
+  return tr;
+}
+
+/**
+ * The user's history, newest first: for admins the audit trail (who did
+ * what, and from where), for others the events of the last 7 days.
+ */
+async function loadHistory(reset) {
+  const userId = userHistory.userId;
+  if (!userId) return;
+  if (reset) {
+    userHistory.kind = can("admin") ? "audit" : "events";
+    userHistory.next = null;
+    historyHead();
+    $("history-about").textContent = userHistory.kind === "audit"
+      ? "Every change to this user and what it owns, from the audit trail: who made it, and the names of the fields it changed."
+      : "What changed in the last 7 days: this user's events.";
+    $("history").hidden = false;
+    $("history-more").hidden = true;
+  }
+  const seq = ++userHistory.seq;
+  const path = reset ? historyPath(userId) : userHistory.next;
+  if (!path) return;
+  const table = $("history-table");
+  setStatus("history-status", "Loading the history…");
+  $("history-more").disabled = true;
+  table.setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api(path);
+    if (seq !== userHistory.seq) return;
+    const rows = $("history-body");
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    if (reset) rows.replaceChildren();
+    rows.append(...data.map((item) => (userHistory.kind === "audit" ? auditRow(item, true) : historyEventRow(item))));
+    userHistory.next = body && body.links && body.links.next ? pathOf(body.links.next) : null;
+    $("history-more").hidden = !userHistory.next;
+    table.hidden = rows.children.length === 0;
+    const shown = rows.children.length;
+    setStatus("history-status", shown === 0
+      ? (userHistory.next ? "Nothing on this page; there may be older entries below." : "No history yet.")
+      : `${plural(shown, "entry", "entries")}${userHistory.next ? ", more below" : ""}.`);
+  } catch (failure) {
+    if (seq !== userHistory.seq) return;
+    setStatus("history-status", `Could not load the history: ${failure.message}`, true);
+  } finally {
+    if (seq === userHistory.seq) {
+      $("history-more").disabled = false;
+      table.removeAttribute("aria-busy");
+    }
+  }
+}
+
+// --- API keys ------------------------------------------------------------------------
+
+function keyState(key) {
+  if (key.revokedAt) return { text: "Revoked", className: "state disabled" };
+  if (key.expiresAt && new Date(key.expiresAt).getTime() <= Date.now()) return { text: "Expired", className: "state disabled" };
+  return { text: "Active", className: "state active" };
+}
+
+function keyRow(key) {
+  const tr = document.createElement("tr");
+  tr.dataset.keyId = key.id;
+  const name = document.createElement("td");
+  name.className = "name";
+  name.append(line(key.name || "", "title"), line(key.id || "", "id muted small"));
+  const prefix = cell(key.prefix ? `${key.prefix}…` : "—", "id prefix");
+  const state = keyState(key);
+  const status = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = state.className;
+  badge.textContent = state.text;
+  status.append(badge);
+  if (key.revokedAt) status.title = `Revoked ${when(key.revokedAt)}`;
+  const actions = document.createElement("td");
+  if (!key.revokedAt) {
+    actions.append(rowButton("Revoke", `Revoke API key ${key.name || key.id}`, "secondary danger-text", () => confirmRevoke(key)));
+  }
+  const labelled = (td, label) => {
+    td.dataset.label = label;
+    return td;
+  };
+  tr.append(
+    name,
+    prefix,
+    labelled(cell(key.createdBy || "—", "created-by"), "Created by"),
+    labelled(key.createdAt ? timeCell(key.createdAt) : cell("—"), "Created"),
+    labelled(key.lastUsedAt ? timeCell(key.lastUsedAt) : cell("Never"), "Last used"),
+    labelled(key.expiresAt ? timeCell(key.expiresAt) : cell("Never"), "Expires"),
+    status,
+    actions,
+  );
+  return tr;
+}
+
+function describeKeys(data) {
+  if (data.length === 0) return "No API keys yet. Create one for each server that calls the API.";
+  const active = data.filter((key) => keyState(key).text === "Active").length;
+  return `${plural(data.length, "key", "keys")}, ${active} active.`;
+}
+
+/** Loads the list; `message` says what was just done, before the count. */
+async function loadKeys(message = "") {
+  const seq = ++keys.seq;
+  setStatus("keys-status", message ? `${message} Loading API keys…` : "Loading API keys…");
+  $("keys-refresh").disabled = true;
+  $("keys-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api("/api-keys");
+    if (seq !== keys.seq) return;
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    $("keys-body").replaceChildren(...data.map(keyRow));
+    setStatus("keys-status", `${message ? `${message} ` : ""}${describeKeys(data)}`);
+  } catch (failure) {
+    if (seq !== keys.seq) return;
+    setStatus("keys-status", `${message ? `${message} ` : ""}Could not load API keys: ${failure.message}`, true);
+  } finally {
+    if (seq === keys.seq) {
+      $("keys-refresh").disabled = false;
+      $("keys-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+function openKeys() {
+  show("keys-view");
+  $("keys-title").focus();
+  loadKeys();
+}
+
+function showKey(created) {
+  if (!created || !created.key) {
+    setStatus("keys-status", "The API did not return the key. Revoke it and create another.", true);
+    return;
+  }
+  $("key-box-title").textContent = `New API key: ${created.name}`;
+  $("key-box-for").textContent = created.id || "";
+  $("key-value").textContent = created.key;
+  setStatus("key-copied", "");
+  $("key-box").hidden = false;
+  $("key-box-title").focus();
+}
+
+function hideKey() {
+  $("key-value").textContent = "";
+  $("key-box-for").textContent = "";
+  $("key-box").hidden = true;
+}
+
+async function copyKey() {
+  const value = $("key-value");
+  try {
+    await navigator.clipboard.writeText(value.textContent);
+    setStatus("key-copied", "Copied to the clipboard.");
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(value);
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    setStatus("key-copied", "Could not copy it automatically. It is selected: press Ctrl+C (⌘C on a Mac).", true);
+  }
+}
+
+const KEY_FIELDS = { name: "k-name", expiresAt: "k-expires" };
+
+function keyFieldError(name, message) {
+  const id = KEY_FIELDS[name];
+  const error = $(`${id}-error`);
+  error.textContent = error.textContent ? `${error.textContent} ${message}` : message;
+  $(id).setAttribute("aria-invalid", "true");
+  $(id).setAttribute("aria-describedby", name === "expiresAt" ? `k-expires-about ${error.id}` : error.id);
+}
+
+function clearKeyErrors() {
+  $("key-error").textContent = "";
+  for (const [name, id] of Object.entries(KEY_FIELDS)) {
+    $(`${id}-error`).textContent = "";
+    $(id).removeAttribute("aria-invalid");
+    if (name === "expiresAt") $(id).setAttribute("aria-describedby", "k-expires-about");
+    else $(id).removeAttribute("aria-describedby");
+  }
+}
+
+function focusFirstKeyError() {
+  const field = document.querySelector("#key-form [aria-invalid=true]");
+  if (field) field.focus();
+  return Boolean(field);
+}
+
+function openKeyForm() {
+  clearKeyErrors();
+  $("key-form").reset();
+  $("key-dialog").showModal();
+  $("k-name").focus();
+}
+
+async function saveKey(event) {
+  event.preventDefault();
+  clearKeyErrors();
+  const name = $("k-name").value.trim();
+  const expires = $("k-expires").value;
+  if (!name) keyFieldError("name", "Name the key after the server that will use it.");
+  if ($("k-expires").validity.badInput) keyFieldError("expiresAt", "Enter a whole date, or clear the field.");
+  else if (expires && expires <= new Date().toISOString().slice(0, 10)) keyFieldError("expiresAt", "Choose a day after today.");
+  if (focusFirstKeyError()) return;
+  const save = $("key-save");
+  save.disabled = true;
+  save.textContent = "Creating…";
+  try {
+    const body = { name };
+    if (expires) body.expiresAt = `${expires}T00:00:00Z`;
+    const { body: created } = await api("/api-keys", { method: "POST", body });
+    $("key-dialog").close();
+    showKey(created);
+    loadKeys(`Created ${created.name || name}.`);
+  } catch (failure) {
+    if (failure.status === 401) return;
+    const general = [];
+    for (const problem of failure.problems) {
+      const pointer = problem.source && problem.source.pointer;
+      const field = pointer ? pointer.split("/")[1] : null;
+      const message = problem.detail || problem.title || "Invalid.";
+      if (field in KEY_FIELDS) keyFieldError(field, message);
+      else general.push(message);
+    }
+    if (general.length || failure.problems.length === 0) $("key-error").textContent = general.join(" ") || failure.message;
+    if (!focusFirstKeyError()) $("k-name").focus();
+  } finally {
+    save.disabled = false;
+    save.textContent = "Create key";
+  }
+}
+
+function confirmRevoke(key) {
+  confirmAction({
+    title: "Revoke this API key?",
+    text: "Servers using it can no longer buy tokens with it, and the tokens it already bought stop working within a minute. This cannot be undone.",
+    subject: `${key.name}${key.prefix ? ` (${key.prefix}…)` : ""}`,
+    action: "Revoke key",
+    busyText: "Revoking…",
+    run: async () => {
+      try {
+        await api(`/api-keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
+        return "revoked";
+      } catch (failure) {
+        if (failure.status === 404) return "gone";
+        throw failure;
+      }
+    },
+    done: (outcome) => {
+      $("keys-title").focus();
+      loadKeys(outcome === "gone" ? "That key no longer exists." : `Revoked ${key.name}.`);
+    },
+  });
+}
+
+// --- Audit ---------------------------------------------------------------------------
+
+const AUDIT_FIELDS = { user: "audit-user", actor: "audit-actor", from: "audit-from", to: "audit-to" };
+
+function auditPath() {
+  const terms = [];
+  if (audit.user) terms.push(AUDIT_FILTER.user(audit.user));
+  if (audit.actor) terms.push(AUDIT_FILTER.actor(audit.actor));
+  if (audit.from || audit.to) terms.push(AUDIT_FILTER.range(audit.from, audit.to));
+  return terms.length ? `/audit?${new URLSearchParams({ filter: terms.join(",") })}` : "/audit";
+}
+
+function auditFiltered() {
+  return Boolean(audit.user || audit.actor || audit.from || audit.to);
+}
+
+function describeAudit(shown) {
+  if (shown === 0) {
+    if (audit.next) return "No entries on this page; there may be older ones below.";
+    if (audit.from && audit.to && audit.from > audit.to) return "No entries: Since is after Until.";
+    return auditFiltered() ? "No entries match these filters." : "No entries yet.";
+  }
+  return `${plural(shown, "entry", "entries")}${auditFiltered() ? " matching the filters" : ""}${audit.next ? ", more below" : ""}.`;
+}
+
+function clearAuditErrors() {
+  for (const id of Object.values(AUDIT_FIELDS)) {
+    $(`${id}-error`).textContent = "";
+    $(id).removeAttribute("aria-invalid");
+    $(id).removeAttribute("aria-describedby");
+  }
+}
+
+function auditFieldError(name, message) {
+  const id = AUDIT_FIELDS[name];
+  $(`${id}-error`).textContent = message;
+  $(id).setAttribute("aria-invalid", "true");
+  $(id).setAttribute("aria-describedby", `${id}-error`);
+}
+
+/** Which filter a refusal is about, from its words: a date, the actor, else the user id. */
+function refusedAuditField(message) {
+  if (/date|time|range/i.test(message) && (audit.from || audit.to)) return audit.from ? "from" : "to";
+  if (/actor/i.test(message) && audit.actor) return "actor";
+  if (audit.user) return "user";
+  if (audit.actor) return "actor";
+  return audit.from ? "from" : audit.to ? "to" : null;
+}
+
+async function loadAudit(reset) {
+  const seq = ++audit.seq;
+  const path = reset ? auditPath() : audit.next;
+  if (!path) return;
+  if (reset) {
+    audit.next = null;
+    $("audit-more").hidden = true;
+  }
+  setStatus("audit-status", "Loading the audit trail…");
+  $("audit-more").disabled = true;
+  $("audit-refresh").disabled = true;
+  $("audit-table").setAttribute("aria-busy", "true");
+  try {
+    const { body } = await api(path);
+    if (seq !== audit.seq) return;
+    const rows = $("audit-body");
+    const data = body && Array.isArray(body.data) ? body.data : [];
+    if (reset) rows.replaceChildren();
+    rows.append(...data.map((entry) => auditRow(entry, false)));
+    audit.next = body && body.links && body.links.next ? pathOf(body.links.next) : null;
+    $("audit-more").hidden = !audit.next;
+    setStatus("audit-status", describeAudit(rows.children.length));
+  } catch (failure) {
+    if (seq !== audit.seq) return;
+    const refusedFilter = (failure.problems || []).some((p) => p.source && p.source.parameter === "filter");
+    const field = failure.status === 400 && refusedFilter && auditFiltered() ? refusedAuditField(failure.message) : null;
+    if (field) {
+      auditFieldError(field, failure.message);
+      $("audit-body").replaceChildren();
+      $("audit-more").hidden = true;
+      setStatus("audit-status", "Check the filters.", true);
+    } else {
+      setStatus("audit-status", `Could not load the audit trail: ${failure.message}`, true);
+    }
+  } finally {
+    if (seq === audit.seq) {
+      $("audit-more").disabled = false;
+      $("audit-refresh").disabled = false;
+      $("audit-table").removeAttribute("aria-busy");
+    }
+  }
+}
+
+/** Opens the Audit view; `filters` ({ user, actor }) replace those applied. */
+function openAudit(filters) {
+  if (filters) {
+    Object.assign(audit, { user: "", actor: "", from: "", to: "" }, filters);
+    $("audit-user").value = audit.user;
+    $("audit-actor").value = audit.actor;
+    $("audit-from").value = "";
+    $("audit-to").value = "";
+  }
+  clearAuditErrors();
+  show("audit-view");
+  $("audit-title").focus();
+  loadAudit(true);
+}
+
+function applyAuditFilters(event) {
+  if (event) event.preventDefault();
+  clearAuditErrors();
+  let incomplete = false;
+  for (const name of ["from", "to"]) {
+    if ($(AUDIT_FIELDS[name]).validity.badInput) {
+      auditFieldError(name, "Enter a whole date, or clear the field.");
+      incomplete = true;
+    }
+  }
+  if (incomplete) {
+    setStatus("audit-status", "Finish the date to filter by it.", true);
+    return;
+  }
+  audit.user = $("audit-user").value.trim();
+  audit.actor = $("audit-actor").value.trim();
+  audit.from = $("audit-from").value;
+  audit.to = $("audit-to").value;
+  loadAudit(true);
+}
+
+function clearAuditFilters() {
+  for (const id of Object.values(AUDIT_FIELDS)) $(id).value = "";
+  applyAuditFilters();
+  $("audit-user").focus();
+}
+
 // --- Create and edit ---------------------------------------------------------
 
 function input(name) {
@@ -1572,35 +2435,17 @@ async function deleteUser(event) {
 
 // --- Wiring ------------------------------------------------------------------
 
-async function signIn(event) {
-  event.preventDefault();
-  const key = $("api-key").value.trim();
-  const submit = $("signin-submit");
-  if (!key) {
-    $("signin-error").textContent = "Paste an API key to sign in.";
+function enter() {
+  const session = storedSession();
+  if (!session) {
+    endSession();
     return;
   }
-  submit.disabled = true;
-  submit.textContent = "Signing in…";
-  $("signin-error").textContent = "";
-  try {
-    apiKey = key;
-    await issueToken(key);
-    $("api-key").value = "";
-    enter();
-  } catch (failure) {
-    apiKey = null;
-    $("signin-error").textContent = failure.status === 401
-      ? "That API key was not accepted. Check it and try again."
-      : `Could not sign in: ${failure.message}`;
-    $("api-key").focus();
-  } finally {
-    submit.disabled = false;
-    submit.textContent = "Sign in";
-  }
-}
-
-function enter() {
+  scheduleExpiry(session);
+  const who = session.email || session.name || session.id;
+  $("session-user").textContent = `${who} · ${session.role}`;
+  $("session-user").title = session.id || "";
+  applyRole();
   $("session").hidden = false;
   $("nav").hidden = false;
   show("users-view");
@@ -1609,9 +2454,21 @@ function enter() {
   $("search").focus();
 }
 
-function start() {
-  $("signin-form").addEventListener("submit", signIn);
-  $("sign-out").addEventListener("click", () => signOut("You have signed out."));
+/** Reads the identity provider's settings; without them, sign-in says what to configure. */
+async function loadProvider() {
+  try {
+    const response = await fetch("/assets/config.json", { headers: { accept: "application/json" } });
+    const config = await readJson(response);
+    if (!response.ok || !config) throw new Error(`it answered ${response.status}`);
+    return { issuer: config.issuer || null, clientId: config.clientId || null, problem: config.problem || null };
+  } catch (err) {
+    return { issuer: null, clientId: null, problem: `Could not read the sign-in settings (${err.message || err}). Reload the page.` };
+  }
+}
+
+async function start() {
+  $("signin-submit").addEventListener("click", beginSignIn);
+  $("sign-out").addEventListener("click", signOut);
   $("search").addEventListener("input", onSearchInput);
   $("search").addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
@@ -1667,13 +2524,55 @@ function start() {
   $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
   $("detail-title").tabIndex = -1;
 
-  const session = storedSession();
-  if (session) {
-    scheduleRenewal(session);
-    enter();
-  } else {
-    signOut();
+  $("history-more").addEventListener("click", () => loadHistory(false));
+  $("nav-keys").addEventListener("click", openKeys);
+  $("keys-refresh").addEventListener("click", () => loadKeys());
+  $("create-key").addEventListener("click", openKeyForm);
+  $("key-form").addEventListener("submit", saveKey);
+  $("key-cancel").addEventListener("click", () => $("key-dialog").close());
+  $("key-copy").addEventListener("click", copyKey);
+  $("key-done").addEventListener("click", () => {
+    hideKey();
+    $("keys-title").focus();
+  });
+  $("nav-audit").addEventListener("click", () => openAudit());
+  $("audit-filters").addEventListener("submit", applyAuditFilters);
+  $("audit-clear").addEventListener("click", clearAuditFilters);
+  $("audit-refresh").addEventListener("click", () => loadAudit(true));
+  $("audit-more").addEventListener("click", () => loadAudit(false));
+  $("confirm-form").addEventListener("submit", submitConfirm);
+  $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
+  $("confirm-dialog").addEventListener("close", () => {
+    if (pendingConfirm && !pendingConfirm.busy) pendingConfirm = null;
+  });
+  // Back from the provider's page through the browser's history: the
+  // page is as it was left, half way into a sign-in.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    $("signin-submit").disabled = false;
+    $("signin-submit").textContent = "Sign in";
+  });
+  applyRole();
+
+  provider = await loadProvider();
+  const params = new URLSearchParams(location.search);
+  if (provider.issuer && (params.has("code") || params.has("error"))) {
+    show("signin-view");
+    $("signin-submit").hidden = true;
+    setStatus("signin-notice", "Signing in…");
+    try {
+      await finishSignIn(params);
+      enter();
+    } catch (failure) {
+      sessionStorage.removeItem(SESSION_KEY);
+      endSession(failure instanceof SignInFailure || failure instanceof ApiFailure ? failure.message : `Could not sign in: ${failure.message}`, true);
+    }
+    return;
   }
+  const notice = sessionStorage.getItem(NOTICE_KEY);
+  sessionStorage.removeItem(NOTICE_KEY);
+  if (storedSession()) enter();
+  else endSession(notice || "");
 }
 
 start();

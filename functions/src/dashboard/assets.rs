@@ -16,7 +16,7 @@ pub struct Asset {
 }
 
 impl Asset {
-    fn new(content_type: &'static str, body: Cow<'static, str>) -> Self {
+    pub(super) fn new(content_type: &'static str, body: Cow<'static, str>) -> Self {
         let digest = format!("{:x}", Sha256::digest(body.as_bytes()));
         let etag = format!("\"{}\"", &digest[..24]);
         Self {
@@ -77,11 +77,6 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
     let path = if path == "/index.html" { "/" } else { path };
     ASSETS.iter().find(|(p, _)| *p == path).map(|(_, a)| a)
 }
-
-/// Same-origin everything, no inline code, no framing: user data shown as
-/// text cannot become script even if a future change forgets to escape it.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 #[cfg(test)]
 mod tests {

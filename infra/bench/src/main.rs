@@ -75,7 +75,13 @@ async fn fixtures(env: &TestEnv) -> Result<Fixtures, String> {
     let key = ApiKey::generate();
     env.app
         .store
-        .add_api_key(&key, "bench")
+        .add_api_key(
+            &key,
+            "bench",
+            &shared::auth::Actor::claimed("infra"),
+            Some("bench"),
+            None,
+        )
         .await
         .map_err(|e| e.to_string())?;
     Ok(Fixtures {

@@ -23,7 +23,7 @@ const DEFAULT_LIMIT: usize = 25;
 pub async fn list_events(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-events", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Browse)?;
         let page = PageParams::read(&req, &[], DEFAULT_LIMIT)?;
         let filter = match page.filter() {
             Some(text) => EventFilter::parse(text)?,
@@ -53,7 +53,7 @@ pub async fn list_events(app: &App, req: Request) -> Response<Body> {
 pub async fn get_event(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-event", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Browse)?;
         let params = req.path_parameters();
         let id = EventId::parse(params.first("eventId").unwrap_or_default())
             .map_err(|invalid| invalid.at_parameter("eventId"))?;
@@ -74,7 +74,7 @@ pub async fn get_event(app: &App, req: Request) -> Response<Body> {
 pub async fn list_event_types(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-event-types", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Browse)?;
         let data: Vec<EventTypeView> = EventType::ALL
             .into_iter()
             .map(|kind| EventTypeView::new(kind, &ctx))
@@ -94,7 +94,7 @@ pub async fn list_event_types(app: &App, req: Request) -> Response<Body> {
 pub async fn get_event_type(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-event-type", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Browse)?;
         let params = req.path_parameters();
         let kind = EventType::parse(params.first("typeId").unwrap_or_default())
             .ok_or(ApiError::NotFound("Requested event type does not exist."))?;

@@ -28,11 +28,11 @@ const TRANSACTIONS_DEFAULT_LIMIT: usize = crate::http::page::MAX_LIMIT;
 pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "ingest-connection", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Change)?;
         let user = request::path_user_id(&req)?;
         let route = format!("POST /users/{user}/connections");
-        let key = idempotency::from_request(&req, &claims.sub, &route)?;
+        let key = idempotency::from_request(&req, &caller.principal(), &route)?;
         let body = request::json_body_within(&req, INGEST_MAX_BODY)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let ingest = decode_ingest(body)?;
@@ -50,7 +50,7 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
             }),
             _ => None,
         };
-        let once = acting(app, &claims, &ctx)
+        let once = acting(app, &caller, &ctx)
             .ingest(
                 &user,
                 &ingest,
@@ -75,9 +75,9 @@ pub async fn ingest_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn list_connections(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-connections", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let params = FilterParams::read(&req)?;
         let filter = params
             .filter()
@@ -104,9 +104,9 @@ pub async fn list_connections(app: &App, req: Request) -> Response<Body> {
 pub async fn get_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-connection", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "connectionId")?;
         let overview = app.store.user_overview(&user).await?;
         let connection = overview
@@ -127,11 +127,11 @@ pub async fn get_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_connection(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-connection", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Change)?;
         let user = request::path_user_id(&req)?;
         let id = request::path_record_id(&req, "connectionId")?;
-        acting(app, &claims, &ctx)
+        acting(app, &caller, &ctx)
             .delete_connection(&user, &id, app.config.delete_parallelism)
             .await?;
         Ok(response::no_content())
@@ -143,9 +143,9 @@ pub async fn delete_connection(app: &App, req: Request) -> Response<Body> {
 pub async fn list_accounts(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-accounts", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let params = FilterParams::read(&req)?;
         let filter = params
             .filter()
@@ -172,9 +172,9 @@ pub async fn list_accounts(app: &App, req: Request) -> Response<Body> {
 pub async fn get_account(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-account", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "accountId")?;
         let overview = app.store.user_overview(&user).await?;
         let account = overview
@@ -194,9 +194,9 @@ pub async fn get_account(app: &App, req: Request) -> Response<Body> {
 pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-transactions", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let page = PageParams::read(&req, &[], TRANSACTIONS_DEFAULT_LIMIT)?;
         let query = match page.filter() {
             Some(filter) => TransactionQuery::parse_filter(filter)?,
@@ -227,9 +227,9 @@ pub async fn list_transactions(app: &App, req: Request) -> Response<Body> {
 pub async fn get_transaction(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-transaction", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let user = request::path_user_id(&req)?;
-        claims.require(Need::Read(user))?;
+        caller.require(Need::Read(user))?;
         let id = request::path_record_id(&req, "transactionId")?;
         let transaction = app.store.transaction(&user, &id).await?;
         Ok(response::json(

@@ -1,9 +1,12 @@
 //! The HTTP handlers, one per route. Each takes the app state and an API
 //! Gateway request and always answers: errors become Basiq error bodies.
 
+pub mod api_keys;
+pub mod audit;
 pub mod events;
 mod fallback;
 mod finance;
+pub mod operators;
 mod search;
 mod token;
 mod users;
@@ -21,7 +24,7 @@ pub use users::{create_user, delete_user, get_user, update_user};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::{self, Claims, Stamp};
+use crate::auth::{self, Caller, Stamp};
 use crate::config::App;
 use crate::error::ApiError;
 use crate::http::request::Context;
@@ -35,15 +38,15 @@ fn context(app: &App, req: &Request) -> Context {
 }
 
 /// Who is asking: the request's bearer token, checked.
-fn caller(app: &App, req: &Request) -> Result<Claims, ApiError> {
-    auth::authenticate(req, app.config.tokens()?)
+async fn caller(app: &App, req: &Request) -> Result<Caller, ApiError> {
+    auth::authenticate(app, req).await
 }
 
 /// The store as this caller's: its writes of a profile or a connection
-/// record who asked (`claims`) and in which request (`ctx`), in the same
+/// record who asked (`caller`) and in which request (`ctx`), in the same
 /// write. Every handler that writes for a caller writes through it.
-fn acting(app: &App, claims: &Claims, ctx: &Context) -> Store {
-    app.store.acting(Stamp::new(claims, &ctx.correlation_id))
+fn acting(app: &App, caller: &Caller, ctx: &Context) -> Store {
+    app.store.acting(Stamp::new(caller, ctx))
 }
 
 /// 201 with the new resource, or the stored answer of the first request

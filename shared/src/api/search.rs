@@ -23,7 +23,7 @@ const CRITERIA: [&str; 5] = ["q", "firstName", "lastName", "email", "mobile"];
 pub async fn search_users(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "search-users", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Browse)?;
         let page = PageParams::read(&req, &CRITERIA, DEFAULT_LIMIT)?;
         let mut criteria = Criteria::default();
         for (name, value) in page.criteria() {

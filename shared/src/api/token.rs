@@ -3,11 +3,13 @@
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 use super::context;
-use crate::auth::{ApiKey, Scope, TOKEN_LIFETIME_SECONDS};
+use crate::audit::{Action, Entry};
+use crate::auth::{Actor, ApiKey, ApiKeyRecord, Scope, Stamp, TOKEN_LIFETIME_SECONDS};
 use crate::config::App;
-use crate::error::{ApiError, Invalid, Problem};
+use crate::error::{ApiError, Chain, Invalid, Problem};
 use crate::http::{request, response};
 use crate::user::UserId;
 
@@ -19,6 +21,18 @@ const VERSIONS: [&str; 3] = ["1.0", "2.0", "3.0"];
 struct TokenRequest {
     scope: Scope,
     user_id: Option<UserId>,
+}
+
+/// Why a presented key buys no token, as the audit trail says it (a fixed
+/// phrase); `None` when it does. The caller is told none of this: every
+/// refusal is the same 401.
+fn refusal(stored: Option<&ApiKeyRecord>, now: OffsetDateTime) -> Option<&'static str> {
+    match stored {
+        None => Some("unknown key"),
+        Some(key) if key.revoked_at.is_some() => Some("revoked"),
+        Some(key) if !key.state().active_at(now) => Some("expired"),
+        Some(_) => None,
+    }
 }
 
 /// The body as Basiq's clients send it: a form (`scope=…&userId=…`), a JSON
@@ -129,11 +143,32 @@ pub async fn issue_token(app: &App, req: Request) -> Response<Body> {
             }
         }
         let TokenRequest { scope, user_id } = token_request(&req)?;
-        if !app.store.api_key_is_valid(&key).await? {
+        let now = time::OffsetDateTime::now_utc();
+        let stored = app.store.presented_api_key(&key).await?;
+        if let Some(reason) = refusal(stored.as_ref(), now) {
+            // Recorded under the id the caller's key would have, which
+            // reveals nothing of the key: repeated refusals of one key,
+            // or a revoked key still in use somewhere, can be found.
+            let stamp = Stamp::of(Actor::claimed(&key.id()), None, &ctx);
+            let entry = Entry::new(Action::ApiKeyRefused, stamp)
+                .target("apiKey", key.record_id())
+                .reason(reason);
+            app.store
+                .append_audit(&entry, app.config.audit_retention_days)
+                .await?;
             return Err(ApiError::Unauthorized);
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let token = app.config.tokens()?.issue(&key.id(), scope, user_id, now)?;
+        let token = app
+            .config
+            .tokens()?
+            .issue(&key.id(), scope, user_id, now.unix_timestamp())?;
+        if let Some(stored) = &stored {
+            // When a key was last used is for the admins' list: failing to
+            // write it must not fail the token.
+            if let Err(err) = app.store.touch_api_key(stored).await {
+                tracing::warn!(error = %Chain(&err), "the API key's last use was not recorded");
+            }
+        }
         Ok(response::json(
             StatusCode::OK,
             &json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS}),

@@ -24,15 +24,15 @@ const CREATED: &[(Metric, u64)] = &[(Metric::UsersCreated, 1)];
 pub async fn create_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "create-user", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
-        let key = idempotency::from_request(&req, &claims.sub, "POST /users")?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Change)?;
+        let key = idempotency::from_request(&req, &caller.principal(), "POST /users")?;
         let body = request::json_body(&req)?;
         let digest = key.as_ref().map(|_| idempotency::body_digest(&body));
         let new_user = user::decode_create(body)?;
         let user = new_user.into_user(UserId::new(), crate::clock::now());
         let text = serde_json::to_string(&UserView::new(&user, &ctx.without_host()))?;
-        let store = acting(app, &claims, &ctx);
+        let store = acting(app, &caller, &ctx);
         let (Some(key), Some(digest)) = (key, digest) else {
             store.insert_user(&user).await?;
             return Ok(created_or_replayed(Once::Created, &text, &ctx, CREATED));
@@ -57,9 +57,9 @@ pub async fn create_user(app: &App, req: Request) -> Response<Body> {
 pub async fn get_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-user", async {
-        let claims = caller(app, &req)?;
+        let caller = caller(app, &req).await?;
         let id = request::path_user_id(&req)?;
-        claims.require(Need::Read(id))?;
+        caller.require(Need::Read(id))?;
         let overview = app.store.user_overview(&id).await?;
         Ok(response::with_etag(
             response::json(StatusCode::OK, &UserDetailView::new(&overview, &ctx)),
@@ -73,12 +73,12 @@ pub async fn get_user(app: &App, req: Request) -> Response<Body> {
 pub async fn update_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "update-user", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Change)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let patch = user::decode_patch(request::json_body(&req)?)?;
-        let user = acting(app, &claims, &ctx)
+        let user = acting(app, &caller, &ctx)
             .update_user(&id, &patch, if_match)
             .await?;
         metrics::count(Metric::UsersUpdated);
@@ -98,13 +98,13 @@ pub async fn update_user(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_user(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-user", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Change)?;
         let id = request::path_user_id(&req)?;
         let if_match = request::if_match(&req)?;
         let deadline = Instant::now() + app.config.delete_budget;
         // The tombstone names who deleted the user; the purge stamps nothing.
-        let user = acting(app, &claims, &ctx)
+        let user = acting(app, &caller, &ctx)
             .tombstone_user(&id, if_match)
             .await?;
         // Once per user: from here the user is gone for every reader, and a

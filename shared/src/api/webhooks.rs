@@ -37,8 +37,8 @@ fn path_webhook_id(req: &Request) -> Result<WebhookId, ApiError> {
 pub async fn create_webhook(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "create-webhook", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Webhooks)?;
         let policy = app.config.webhook_targets;
         let new = NewSubscription::decode(request::json_body(&req)?, policy)?;
         target::check_resolves(&new.url, policy)
@@ -59,7 +59,7 @@ pub async fn create_webhook(app: &App, req: Request) -> Response<Body> {
             previous_secret: None,
             id,
         };
-        acting(app, &claims, &ctx).create_webhook(&sub).await?;
+        acting(app, &caller, &ctx).create_webhook(&sub).await?;
         Ok(response::json(
             StatusCode::CREATED,
             &WebhookView::new(&sub, &ctx).with_secret(&plain),
@@ -72,7 +72,7 @@ pub async fn create_webhook(app: &App, req: Request) -> Response<Body> {
 pub async fn list_webhooks(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-webhooks", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Webhooks)?;
         crate::http::page::no_parameters(&req)?;
         let subs = app.store.list_webhooks().await?;
         let data: Vec<WebhookView> = subs.iter().map(|s| WebhookView::new(s, &ctx)).collect();
@@ -88,7 +88,7 @@ pub async fn list_webhooks(app: &App, req: Request) -> Response<Body> {
 pub async fn get_webhook(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "get-webhook", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Webhooks)?;
         let id = path_webhook_id(&req)?;
         let sub = app.store.get_webhook(&id).await?.ok_or(NOT_FOUND)?;
         Ok(response::json(
@@ -105,10 +105,10 @@ pub async fn get_webhook(app: &App, req: Request) -> Response<Body> {
 pub async fn delete_webhook(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "delete-webhook", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Webhooks)?;
         let id = path_webhook_id(&req)?;
-        if !acting(app, &claims, &ctx).delete_webhook(&id).await? {
+        if !acting(app, &caller, &ctx).delete_webhook(&id).await? {
             return Err(NOT_FOUND);
         }
         Ok(response::no_content())
@@ -122,14 +122,14 @@ pub async fn delete_webhook(app: &App, req: Request) -> Response<Body> {
 pub async fn rotate_webhook_secret(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "rotate-webhook-secret", async {
-        let claims = caller(app, &req)?;
-        claims.require(Need::Server)?;
+        let caller = caller(app, &req).await?;
+        caller.require(Need::Webhooks)?;
         let id = path_webhook_id(&req)?;
         let sub = app.store.get_webhook(&id).await?.ok_or(NOT_FOUND)?;
         let plain = secret::generate();
         let sealed = secret::seal(app.config.webhook_key()?, &id, &plain)?;
         let until = crate::clock::now_ms() / 1000 + PREVIOUS_SECRET_SECONDS;
-        let rotated = acting(app, &claims, &ctx)
+        let rotated = acting(app, &caller, &ctx)
             .rotate_webhook_secret(&sub, &sealed, until)
             .await?
             .ok_or(NOT_FOUND)?;
@@ -147,7 +147,7 @@ pub async fn rotate_webhook_secret(app: &App, req: Request) -> Response<Body> {
 pub async fn test_webhook(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "test-webhook", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Webhooks)?;
         let id = path_webhook_id(&req)?;
         let sub = app.store.get_webhook(&id).await?.ok_or(NOT_FOUND)?;
         if sub.status != Status::Active {
@@ -172,7 +172,7 @@ pub async fn test_webhook(app: &App, req: Request) -> Response<Body> {
 pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-webhook-deliveries", async {
-        caller(app, &req)?.require(Need::Server)?;
+        caller(app, &req).await?.require(Need::Webhooks)?;
         let id = path_webhook_id(&req)?;
         let page = PageParams::read(&req, &[], DEFAULT_LIMIT)?;
         if page.filter().is_some() {

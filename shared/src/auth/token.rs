@@ -31,6 +31,13 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// Whether a token names our algorithm (HS256), and so is one of ours:
+/// operators' tokens are signed asymmetrically by their provider. A token
+/// whose header cannot be read is treated as ours, to be refused as such.
+pub(super) fn is_ours(token: &str) -> bool {
+    jsonwebtoken::decode_header(token).map_or(true, |h| h.alg == Algorithm::HS256)
+}
+
 /// Signs and checks tokens with the keys from configuration (HS256 only:
 /// a token naming any other algorithm, `none` included, is refused). Tokens
 /// name their key in the header's `kid`, so that a token signed just before

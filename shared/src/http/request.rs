@@ -19,6 +19,11 @@ pub struct Context {
     pub correlation_id: String,
     /// Scheme and host that links in responses start with.
     pub base_url: String,
+    /// Where the request came from, as API Gateway saw it (never a header
+    /// the client sets, such as `X-Forwarded-For`): for the audit trail.
+    pub source_ip: Option<String>,
+    /// The request's `User-Agent`, at most 256 characters, for the audit trail.
+    pub user_agent: Option<String>,
 }
 
 impl Context {
@@ -27,6 +32,12 @@ impl Context {
         Self {
             correlation_id: correlation_id(req),
             base_url: public_base_url.map_or_else(|| base_url(req), str::to_owned),
+            source_ip: source_ip(req),
+            user_agent: req
+                .headers()
+                .get(lambda_http::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(256).collect()),
         }
     }
 
@@ -40,7 +51,20 @@ impl Context {
         Self {
             correlation_id: self.correlation_id.clone(),
             base_url: String::new(),
+            source_ip: self.source_ip.clone(),
+            user_agent: self.user_agent.clone(),
         }
+    }
+}
+
+/// API Gateway's `requestContext.http.sourceIp`: the address that opened
+/// the connection to it, which the client cannot choose.
+fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.http.source_ip.clone().filter(|ip| !ip.is_empty())
+        }
+        _ => None,
     }
 }
 

@@ -39,11 +39,18 @@ pub(crate) const PURGE_LEASE_UNTIL: &str = "purgeLeaseUntil";
 /// On a hand-over item: when (epoch ms) the deletion was handed over.
 pub(crate) const REQUESTED_AT: &str = "requestedAt";
 
-/// On a profile and a connection: who made the last write (`key:<id>` or
-/// `user:<id>`, never anything personal) and the request's correlation id,
-/// stamped in the write itself; the events and the audit trail read them.
+/// On a profile and a connection: who made the last write (`key:<id>`,
+/// `user:<id>` or `operator:<sub>`, never anything personal) and the
+/// request's correlation id, stamped in the write itself; the events and
+/// the audit trail read them.
 pub(crate) const ACTOR: &str = "actor";
 pub(crate) const CORRELATION_ID: &str = "correlationId";
+/// Beside them, for the audit trail only: the actor's readable name (an
+/// operator's email, a key's name) and where the request came from. An
+/// item keeps only its last writer's: each write sets or removes all three.
+pub(crate) const ACTOR_NAME: &str = "actorName";
+pub(crate) const SOURCE_IP: &str = "sourceIp";
+pub(crate) const USER_AGENT: &str = "userAgent";
 /// On a tombstoned profile: what its deletion has removed so far, by kind.
 /// The profile's last image, in the stream's REMOVE record, carries the
 /// totals: the deletion receipt.
@@ -68,9 +75,6 @@ pub(crate) const RESPONSE: &str = "response";
 pub(crate) const USER_ID: &str = "userId";
 /// When DynamoDB's TTL removes an item, in epoch seconds.
 pub(crate) const EXPIRES_AT: &str = "expiresAt";
-
-/// An API key's label.
-pub(crate) const LABEL: &str = "label";
 
 /// A string attribute value.
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {

@@ -17,10 +17,26 @@
 //!
 //! **Reading** is one Query per page on the most selective events index the
 //! filter allows, newest first, or one GetItem per event.
+//!
+//! **From stream records to audit entries** ([`audit_of`], pure): the same
+//! records make the audit trail's entries, with who made the change and
+//! from where (the image's stamp: `actor`, `actorName`, `sourceIp`,
+//! `userAgent`, `correlationId`) and the names of the fields it touched:
+//!
+//! | item | INSERT | MODIFY | REMOVE |
+//! |---|---|---|---|
+//! | profile, connection | as [`event_of`] decides (`user.created`...), naming the fields set | as [`event_of`] decides, naming the fields whose values differ | as [`event_of`] decides; the tombstone's stamp names the deleter |
+//! | API key (`API_KEYS`, `KEY#<id>`) | `api_key.created` | `api_key.revoked` when `revokedAt` appears; nothing else (`lastUsedAt`) | nothing |
+//! | webhook (`WEBHOOKS`, `WEBHOOK#<id>`) | `webhook.created` | `webhook.secret_rotated` when the secret was replaced by a new one; nothing for a reseal or a disable | `webhook.deleted`: `delete_webhook` stamps the subscription with the deleter first |
+//!
+//! A change whose image has no stamp is still an entry, by `unattributed`;
+//! a connection that went with its user is one by `system`.
 
 use super::attrs::{self, is_tombstone, key, n, s, text, Item};
 use super::expr::{Cond, Expr};
 use super::{Position, Store, CAPACITY};
+use crate::audit::{self, Action as AuditAction, Entry};
+use crate::auth::{Actor, Stamp};
 use crate::error::ApiError;
 use crate::event::{
     self, Entity, Event, EventData, EventFilter, EventId, EventType, Removed, RETENTION_SECONDS,
@@ -190,9 +206,7 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
     // removed without its own tombstone: it went with its user (the purge)
     // or with an ingest that undid itself, and its stamp names the last
     // ingest's caller, not whoever removed it.
-    let went_with_its_user = change.kind == ChangeKind::Remove
-        && connection.is_some()
-        && !change.old.contains_key(attrs::DELETED_AT);
+    let went_with_its_user = connection.is_some() && went_with_its_user(change);
     let stamp = |attr: &str| {
         if went_with_its_user {
             None
@@ -214,6 +228,14 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
         sequence: change.sequence.clone(),
         expires_at: at.saturating_add(RETENTION_SECONDS),
     })
+}
+
+/// Whether a connection's removal went with its user (the purge) or with
+/// an ingest that undid itself: removed without a tombstone of its own,
+/// so its image's stamp names the last ingest's caller, not whoever
+/// removed it.
+fn went_with_its_user(change: &Change) -> bool {
+    change.kind == ChangeKind::Remove && !change.old.contains_key(attrs::DELETED_AT)
 }
 
 type UserChange = (EventType, Option<Vec<String>>, Option<Removed>);
@@ -262,6 +284,116 @@ fn connection_change(change: &Change) -> Option<EventType> {
         }
         ChangeKind::Remove => Some(EventType::CONNECTION_DELETED),
     }
+}
+
+/// On an API key's item: when it was revoked (set once, by the revocation).
+const REVOKED_AT: &str = "revokedAt";
+
+/// Who made a change and from where, as the item's stamp says;
+/// [`audit::UNATTRIBUTED`] when it has none.
+fn stamp_of(image: &Item) -> Stamp {
+    Stamp {
+        actor: Actor::claimed(
+            &optional_text(image, attrs::ACTOR).unwrap_or_else(|| audit::UNATTRIBUTED.to_owned()),
+        ),
+        name: optional_text(image, attrs::ACTOR_NAME),
+        correlation_id: optional_text(image, attrs::CORRELATION_ID).unwrap_or_default(),
+        source_ip: optional_text(image, attrs::SOURCE_IP),
+        user_agent: optional_text(image, attrs::USER_AGENT),
+    }
+}
+
+/// The stamp of a change the service made on its own.
+fn system_stamp() -> Stamp {
+    Stamp {
+        actor: Actor::claimed(audit::SYSTEM),
+        name: None,
+        correlation_id: String::new(),
+        source_ip: None,
+        user_agent: None,
+    }
+}
+
+/// The audit entry a stream record makes, if any (see the module's second
+/// table): its id and time are the record's, so the record delivered
+/// again makes the same entry.
+pub fn audit_of(change: &Change) -> Option<Entry> {
+    let image = match change.kind {
+        ChangeKind::Remove => &change.old,
+        ChangeKind::Insert | ChangeKind::Modify => &change.new,
+    };
+    let key_text = |attr: &str| {
+        Some(text(&change.keys, attr))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| text(image, attr))
+    };
+    let (pk, sk) = (key_text(keys::PK), key_text(keys::SK));
+    let (old, new) = (&change.old, &change.new);
+    let entry = if let Some(id) = sk
+        .strip_prefix(keys::API_KEY_PREFIX)
+        .filter(|_| pk == keys::API_KEYS_PK)
+    {
+        let action = match change.kind {
+            ChangeKind::Insert => AuditAction::ApiKeyCreated,
+            ChangeKind::Modify if !old.contains_key(REVOKED_AT) && new.contains_key(REVOKED_AT) => {
+                AuditAction::ApiKeyRevoked
+            }
+            ChangeKind::Modify | ChangeKind::Remove => return None,
+        };
+        Entry::new(action, stamp_of(image)).target("apiKey", id)
+    } else if let Some(id) = sk
+        .strip_prefix(keys::WEBHOOK_PREFIX)
+        .filter(|_| pk == keys::WEBHOOKS_PK)
+    {
+        let action = match change.kind {
+            ChangeKind::Insert => AuditAction::WebhookCreated,
+            ChangeKind::Modify if super::webhooks::secret_rotated(old, new) => {
+                AuditAction::WebhookSecretRotated
+            }
+            ChangeKind::Modify => return None,
+            ChangeKind::Remove => AuditAction::WebhookDeleted,
+        };
+        Entry::new(action, stamp_of(image)).target("webhook", id)
+    } else {
+        let made = event_of(change)?;
+        let event = &made.event;
+        let action = AuditAction::parse(event.kind.id())?;
+        let (kind, id) = match &event.connection {
+            Some(connection) => ("connection", connection.clone()),
+            None => ("user", event.user.to_string()),
+        };
+        let stamp = if event.connection.is_some() && went_with_its_user(change) {
+            system_stamp()
+        } else {
+            stamp_of(image)
+        };
+        // The names of the user's or the connection's own fields (the
+        // lists that decide whether a change is an event) whose values
+        // differ, all those set for an INSERT; never a value. The rest of
+        // an item is bookkeeping (keys, versions, times, stamps, leases,
+        // retry ids, index keys), which no caller asked to change.
+        let data_fields: &[&'static str] = if event.connection.is_some() {
+            &CONNECTION_FIELDS
+        } else {
+            &USER_FIELDS
+        };
+        let fields = match change.kind {
+            ChangeKind::Remove => Vec::new(),
+            ChangeKind::Insert | ChangeKind::Modify => changed(data_fields, old, new),
+        };
+        Entry::new(action, stamp)
+            .target(kind, id)
+            .user(event.user)
+            .fields(fields)
+    };
+    // As for an event: a record always has its time; were it missing or
+    // absurd, now's (the entry is then no longer the same on redelivery,
+    // which a record without a time cannot tell apart anyway).
+    let at_ms = Some(change.at_seconds)
+        .filter(|at| *at > 0)
+        .filter(|at| event::created_date(*at).is_some())
+        .map_or_else(crate::clock::now_ms, |at| at.saturating_mul(1000));
+    Some(entry.from_record(&change.record_id, at_ms, &change.sequence))
 }
 
 /// The event's item: its attributes, and the index attributes that place
@@ -815,6 +947,195 @@ mod tests {
         let mut broken = item.clone();
         broken.insert(ENTITY.into(), s("consent"));
         assert!(event_from_item(&broken).is_err());
+    }
+
+    fn stamped(mut item: Item, actor: &str, request: &str) -> Item {
+        for (attr, value) in [
+            (attrs::ACTOR, actor),
+            (attrs::CORRELATION_ID, request),
+            (attrs::ACTOR_NAME, "ada@example.test"),
+            (attrs::SOURCE_IP, "192.0.2.1"),
+            (attrs::USER_AGENT, "curl/8"),
+        ] {
+            item.insert(attr.into(), s(value));
+        }
+        item
+    }
+
+    #[test]
+    fn a_users_changes_are_audited_with_their_stamp_and_field_names_only() {
+        let user = UserId::new();
+        let created = stamped(
+            profile(
+                &user,
+                &[(attrs::EMAIL, "g@hooli.com"), (attrs::FIRST_NAME, "Gavin")],
+            ),
+            "operator:ada",
+            "req-1",
+        );
+        let mut created = created;
+        created.insert("emailKey".into(), s("g@hooli.com"));
+        let entry = audit_of(&change(ChangeKind::Insert, Item::new(), created.clone())).unwrap();
+        assert_eq!(entry.action, AuditAction::UserCreated);
+        assert_eq!(entry.fields, [attrs::EMAIL, attrs::FIRST_NAME]);
+        assert_eq!(entry.user_id, Some(user));
+        assert_eq!(entry.target.as_ref().unwrap().kind, "user");
+        assert_eq!(entry.stamp.actor.as_str(), "operator:ada");
+        assert_eq!(entry.stamp.name.as_deref(), Some("ada@example.test"));
+        assert_eq!(entry.stamp.source_ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(entry.stamp.user_agent.as_deref(), Some("curl/8"));
+        assert_eq!(entry.stamp.correlation_id, "req-1");
+        let origin = entry.origin.clone().unwrap();
+        assert_eq!(origin.at_ms, 1_795_651_200_000);
+        assert_eq!(origin.sequence, "4200");
+        // The same record, the same entry.
+        let again = audit_of(&change(ChangeKind::Insert, Item::new(), created.clone())).unwrap();
+        assert_eq!(again, entry);
+
+        let mut updated = stamped(created.clone(), "key:0123456789abcdef", "req-2");
+        updated.insert(attrs::EMAIL.into(), s("new@hooli.com"));
+        updated.insert("emailKey".into(), s("new@hooli.com"));
+        updated.insert(attrs::MOBILE.into(), s("+61410888666"));
+        updated.insert(attrs::VERSION.into(), n(2));
+        updated.insert(attrs::UPDATED_TIME.into(), s("2026-12-01T00:00:00.000Z"));
+        let entry = audit_of(&change(
+            ChangeKind::Modify,
+            created.clone(),
+            updated.clone(),
+        ))
+        .unwrap();
+        assert_eq!(entry.action, AuditAction::UserUpdated);
+        assert_eq!(entry.fields, [attrs::EMAIL, attrs::MOBILE]);
+        assert_eq!(entry.stamp.actor.as_str(), "key:0123456789abcdef");
+        let text = format!("{entry:?}");
+        for value in ["g@hooli.com", "new@hooli.com", "+61410888666", "Gavin"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        // Bookkeeping alone, or a deletion under way: no event, no entry.
+        let mut touched_only = updated.clone();
+        touched_only.insert(attrs::VERSION.into(), n(3));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, updated.clone(), touched_only)),
+            None
+        );
+        let mut tombstone = stamped(updated.clone(), "operator:eve", "req-3");
+        tombstone.insert(attrs::DELETED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, updated, tombstone.clone())),
+            None
+        );
+        // The removal: the deleter, from the tombstone.
+        let entry = audit_of(&change(ChangeKind::Remove, tombstone, Item::new())).unwrap();
+        assert_eq!(entry.action, AuditAction::UserDeleted);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
+        assert!(entry.fields.is_empty());
+    }
+
+    #[test]
+    fn unstamped_changes_are_unattributed_and_purged_connections_the_systems() {
+        let user = UserId::new();
+        let bare = profile(&user, &[(attrs::EMAIL, "g@hooli.com")]);
+        let entry = audit_of(&change(ChangeKind::Insert, Item::new(), bare)).unwrap();
+        assert_eq!(entry.stamp.actor.as_str(), audit::UNATTRIBUTED);
+        assert_eq!(entry.stamp.correlation_id, "");
+
+        let conn = stamped(
+            connection(&user, "conn-1", "active"),
+            "key:ingester",
+            "req-1",
+        );
+        let purged = audit_of(&change(ChangeKind::Remove, conn.clone(), Item::new())).unwrap();
+        assert_eq!(purged.action, AuditAction::ConnectionDeleted);
+        assert_eq!(purged.stamp.actor.as_str(), audit::SYSTEM);
+        assert_eq!(purged.stamp.source_ip, None);
+        assert_eq!(purged.user_id, Some(user));
+        assert_eq!(purged.target.as_ref().unwrap().id, "conn-1");
+        let mut tombstone = stamped(conn, "key:deleter", "req-2");
+        tombstone.insert(attrs::DELETED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        let deleted = audit_of(&change(ChangeKind::Remove, tombstone, Item::new())).unwrap();
+        assert_eq!(deleted.stamp.actor.as_str(), "key:deleter");
+    }
+
+    #[test]
+    fn api_keys_and_webhooks_are_audited_from_their_items() {
+        let mut api_key = key(
+            keys::API_KEYS_PK.to_owned(),
+            keys::api_key_sk("0123456789abcdef"),
+        );
+        api_key = stamped(api_key, "operator:ada", "req-1");
+        let created = audit_of(&change(ChangeKind::Insert, Item::new(), api_key.clone())).unwrap();
+        assert_eq!(created.action, AuditAction::ApiKeyCreated);
+        assert_eq!(created.target.as_ref().unwrap().id, "0123456789abcdef");
+        assert_eq!(created.user_id, None);
+        let mut used = api_key.clone();
+        used.insert("lastUsedAt".into(), s("2026-12-01T00:00:00.000Z"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, api_key.clone(), used.clone())),
+            None
+        );
+        let mut revoked = stamped(used.clone(), "operator:eve", "req-2");
+        revoked.insert(REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        let entry = audit_of(&change(ChangeKind::Modify, used, revoked.clone())).unwrap();
+        assert_eq!(entry.action, AuditAction::ApiKeyRevoked);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
+        let mut again = revoked.clone();
+        again.insert(REVOKED_AT.into(), s("2026-12-02T00:00:00.000Z"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, revoked.clone(), again)),
+            None
+        );
+        assert_eq!(
+            audit_of(&change(ChangeKind::Remove, revoked, Item::new())),
+            None
+        );
+        let count = key(keys::API_KEYS_PK.to_owned(), keys::API_KEY_COUNT_SK);
+        assert_eq!(
+            audit_of(&change(ChangeKind::Insert, Item::new(), count)),
+            None
+        );
+
+        let mut hook = key(keys::WEBHOOKS_PK.to_owned(), keys::webhook_sk("wh-1"));
+        hook.insert("secret".into(), s("sealed-1"));
+        let hook = stamped(hook, "operator:ada", "req-3");
+        let created = audit_of(&change(ChangeKind::Insert, Item::new(), hook.clone())).unwrap();
+        assert_eq!(created.action, AuditAction::WebhookCreated);
+        assert_eq!(created.target.as_ref().unwrap().id, "wh-1");
+        let mut rotated = stamped(hook.clone(), "operator:eve", "req-4");
+        rotated.insert("secret".into(), s("sealed-2"));
+        rotated.insert("previousSecret".into(), s("sealed-1"));
+        rotated.insert("previousSecretUntil".into(), n(1));
+        let entry = audit_of(&change(ChangeKind::Modify, hook.clone(), rotated.clone())).unwrap();
+        assert_eq!(entry.action, AuditAction::WebhookSecretRotated);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
+        // A reseal (the same secrets under a new key), a disable: nothing.
+        let mut resealed = rotated.clone();
+        resealed.insert("secret".into(), s("sealed-2-anew"));
+        resealed.insert("previousSecret".into(), s("sealed-1-anew"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, rotated.clone(), resealed)),
+            None
+        );
+        let mut disabled = rotated.clone();
+        disabled.insert(attrs::STATUS.into(), s("disabled"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, rotated.clone(), disabled)),
+            None
+        );
+        let deleting = stamped(rotated, "operator:zed", "req-5");
+        let deleted = audit_of(&change(ChangeKind::Remove, deleting, Item::new())).unwrap();
+        assert_eq!(deleted.action, AuditAction::WebhookDeleted);
+        assert_eq!(deleted.stamp.actor.as_str(), "operator:zed");
+        // The subscriptions' count and the attempts' partitions: nothing.
+        let count = key(keys::WEBHOOKS_PK.to_owned(), keys::WEBHOOK_COUNT_SK);
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, count.clone(), count)),
+            None
+        );
+        let attempt = key(keys::deliveries_pk("wh-1"), "DELIVERY#x");
+        assert_eq!(
+            audit_of(&change(ChangeKind::Insert, Item::new(), attempt)),
+            None
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod api_keys;
 pub(crate) mod attrs;
+mod audit;
 mod batch;
 mod connections;
 mod deletion;
@@ -89,6 +90,11 @@ impl Store {
         if let Some(stamp) = &self.stamp {
             item.insert(attrs::ACTOR.into(), s(stamp.actor.as_str()));
             item.insert(attrs::CORRELATION_ID.into(), s(&stamp.correlation_id));
+            for (attr, value) in stamp_details(stamp) {
+                if let Some(value) = value {
+                    item.insert(attr.into(), s(value));
+                }
+            }
         }
     }
 
@@ -98,6 +104,13 @@ impl Store {
             update
                 .set(attrs::ACTOR, s(stamp.actor.as_str()))
                 .set(attrs::CORRELATION_ID, s(&stamp.correlation_id));
+            // What this write lacks must not be left from an earlier one.
+            for (attr, value) in stamp_details(stamp) {
+                match value {
+                    Some(value) => update.set(attr, s(value)),
+                    None => update.remove(attr),
+                };
+            }
         }
     }
 
@@ -268,3 +281,12 @@ impl Store {
 /// Every request asks for its consumed capacity: it costs nothing and makes
 /// the cost of each operation observable (see `CapacityMeter`).
 const CAPACITY: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;
+
+/// A stamp's details beside its actor and correlation id, by attribute.
+fn stamp_details(stamp: &Stamp) -> [(&'static str, Option<&str>); 3] {
+    [
+        (attrs::ACTOR_NAME, stamp.name.as_deref()),
+        (attrs::SOURCE_IP, stamp.source_ip.as_deref()),
+        (attrs::USER_AGENT, stamp.user_agent.as_deref()),
+    ]
+}

@@ -37,6 +37,19 @@ const OUTCOME: &str = "outcome";
 const LATENCY_MS: &str = "latencyMs";
 const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
 
+/// How many times a deletion stamps and deletes before it gives up on a
+/// subscription that other requests keep restamping.
+const DELETE_ATTEMPTS: usize = 3;
+
+/// The stamp's attributes, removed by a deletion that has no caller.
+const STAMP_ATTRIBUTES: [&str; 5] = [
+    attrs::ACTOR,
+    attrs::CORRELATION_ID,
+    attrs::ACTOR_NAME,
+    attrs::SOURCE_IP,
+    attrs::USER_AGENT,
+];
+
 /// A page of delivery attempts, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryPage {
@@ -71,6 +84,16 @@ fn subscription_item(sub: &Subscription) -> Item {
     item.insert(CREATED_DATE.into(), s(&sub.created_date));
     item.insert(SECRET.into(), s(&sub.secret));
     item
+}
+
+/// Whether a change of a subscription's item is a rotation of its secret:
+/// the secret replaced, the one before kept as the previous secret. A
+/// reseal under a new `WEBHOOK_KEY` replaces the sealed texts but keeps the
+/// secrets, so its previous secret is never the old image's secret.
+pub(super) fn secret_rotated(old: &Item, new: &Item) -> bool {
+    new.get(SECRET) != old.get(SECRET)
+        && new.get(PREVIOUS_SECRET).is_some()
+        && new.get(PREVIOUS_SECRET) == old.get(SECRET)
 }
 
 fn subscription_of(item: &Item) -> Result<Subscription, ApiError> {
@@ -223,32 +246,80 @@ impl Store {
     /// when there is no such subscription. Its delivery attempts are left
     /// to their TTL: they are no longer listed, and a message still queued
     /// for it finds no subscription and is dropped.
+    ///
+    /// **Who deleted it** is for the audit trail, which the `events`
+    /// function derives from the stream: a REMOVE record carries the item
+    /// as it was, whose stamp is its creator's (or last rotator's). So the
+    /// deletion first stamps the subscription with this store's stamp (one
+    /// conditional UpdateItem, on the partition the function may already
+    /// update), then deletes it in the transaction with the count, on the
+    /// condition that the stamp is still this request's (its correlation
+    /// id): a rotation that restamped it in between makes the deletion
+    /// stamp it again, so the REMOVE always names the deleter. The simpler
+    /// alternatives were worse: an audit Put inside the transaction would
+    /// need the retention here and PutItem on audit keys for this
+    /// function, and audit webhooks apart from the stream that audits
+    /// everything else. A stamp whose deletion then fails changes no data
+    /// (no entry: only bookkeeping differs) and is overwritten by the next.
     pub async fn delete_webhook(&self, id: &WebhookId) -> Result<bool, ApiError> {
-        let mut delete_e = Expr::default();
-        let present = delete_e.condition(&Cond::Exists(keys::PK));
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(subscription_key(id)))
-            .condition_expression(present)
-            .set_expression_attribute_names(delete_e.names())
-            .build()?;
-        let count = self.count_change(-1)?;
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().update(count).build(),
-        ];
-        // One token for every send of this deletion: a retry of one that
-        // committed answers as it did, not 404.
-        let token = uuid::Uuid::new_v4().to_string();
-        Ok(self
-            .transact(|| {
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
-                    .client_request_token(&token)
-            })
-            .await?
-            .is_ok())
+        for _ in 0..DELETE_ATTEMPTS {
+            let mut stamp = Update::default();
+            let still_mine = match &self.stamp {
+                Some(mine) => {
+                    self.stamp_update(&mut stamp);
+                    Cond::eq(attrs::CORRELATION_ID, mine.correlation_id.clone())
+                }
+                // No caller: the entry says `unattributed` rather than
+                // naming whoever wrote the subscription last.
+                None => {
+                    for attr in STAMP_ATTRIBUTES {
+                        stamp.remove(attr);
+                    }
+                    Cond::NotExists(attrs::ACTOR)
+                }
+            };
+            if self
+                .update_if(subscription_key(id), &stamp, &Cond::Exists(keys::PK))
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            let mut delete_e = Expr::default();
+            let present = delete_e.condition(&Cond::And(vec![Cond::Exists(keys::PK), still_mine]));
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(subscription_key(id)))
+                .condition_expression(present)
+                .set_expression_attribute_names(delete_e.names())
+                .set_expression_attribute_values(delete_e.values())
+                .build()?;
+            let count = self.count_change(-1)?;
+            let items = vec![
+                TransactWriteItem::builder().delete(delete).build(),
+                TransactWriteItem::builder().update(count).build(),
+            ];
+            // One token for every send of this attempt: a retry of one that
+            // committed answers as it did, not as a failed condition.
+            let token = uuid::Uuid::new_v4().to_string();
+            let deleted = self
+                .transact(|| {
+                    self.client
+                        .transact_write_items()
+                        .set_transact_items(Some(items.clone()))
+                        .client_request_token(&token)
+                })
+                .await?;
+            if deleted.is_ok() {
+                return Ok(true);
+            }
+            // Gone meanwhile (the stamp above then finds nothing), or
+            // restamped by another request: stamp again.
+        }
+        Err(ApiError::Busy {
+            detail: "The webhook was changed by other requests meanwhile.",
+            retry_after_seconds: 1,
+        })
     }
 
     /// Replaces the secret of `sub` (as read) with `sealed`, the old one

@@ -12,7 +12,17 @@
 //! of the record alike, since that delivery may have stopped before handing
 //! it over. A receiver may so get an event twice, under one `webhook-id`.
 //!
-//! Records are taken in order. When one cannot be recorded, it and every
+//! Each record also makes its audit entry, if any (the store decides which,
+//! from the images: see `store::events::audit_of`): profiles and
+//! connections as their events, API keys and webhook subscriptions too
+//! (the stream's filter lets their writes through for this alone). An
+//! entry is one conditional PutItem keyed on the record as well, so a
+//! record delivered again makes no second entry. An item written without a
+//! stamp still makes its entry, by `unattributed`, and a warning: no change
+//! escapes the trail because a write path forgot to say who made it.
+//!
+//! Records are taken in order. When one cannot be recorded (its event or
+//! its audit entry), it and every
 //! record after it are reported as failed (the event source mapping's
 //! `ReportBatchItemFailures`), so that Lambda delivers only those again and
 //! the feed keeps the stream's order; when the very first fails, the
@@ -23,10 +33,11 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
 
 use super::delivered_again;
+use crate::audit::{Entry, UNATTRIBUTED};
 use crate::config::App;
 use crate::error::{ApiError, Chain};
 use crate::event::Event as FeedEvent;
-use crate::store::events::{event_of, Change, ChangeKind};
+use crate::store::events::{audit_of, event_of, Change, ChangeKind};
 use crate::webhook::fanout;
 
 /// The change a record tells of, or `None` for a record that is not a
@@ -60,22 +71,15 @@ pub async fn record_events(
         .map(|r| r.change.sequence_number.clone())
         .collect();
     let mut response = DynamoDbEventResponse::default();
-    let (mut recorded, mut repeated) = (0usize, 0usize);
+    let (mut recorded, mut repeated, mut audited) = (0usize, 0usize, 0usize);
     // The events recorded, with the index of the record that made each.
     let mut events = Vec::new();
     for (at, record) in records.into_iter().enumerate() {
-        let Some(new) = change_of(record).and_then(|change| event_of(&change)) else {
+        let Some(change) = change_of(record) else {
             continue;
         };
-        match app.store.record_event(&new).await {
-            Ok(true) => {
-                recorded += 1;
-                events.push((at, new.event));
-            }
-            Ok(false) => {
-                repeated += 1;
-                events.push((at, new.event));
-            }
+        let made = match record_change(app, &change).await {
+            Ok(made) => made,
             Err(err) if at == 0 => {
                 tracing::error!(error = %Chain(&err), "events: the batch's first record was not recorded; the stream delivers the batch again");
                 return Err(err);
@@ -89,6 +93,15 @@ pub async fn record_events(
                 response = delivered_again(sequences[at..].iter().cloned());
                 break;
             }
+        };
+        audited += usize::from(made.audited);
+        if let Some((event, new)) = made.event {
+            if new {
+                recorded += 1;
+            } else {
+                repeated += 1;
+            }
+            events.push((at, event));
         }
     }
     let handed_over = match hand_over(app, &events).await {
@@ -111,10 +124,54 @@ pub async fn record_events(
         records = sequences.len(),
         recorded,
         repeated,
+        audited,
         handed_over,
         "events: batch handled"
     );
     Ok(response)
+}
+
+/// What one record made: its event, if any (and whether this delivery
+/// recorded it), and whether it made an audit entry (now or before).
+struct Made {
+    event: Option<(FeedEvent, bool)>,
+    audited: bool,
+}
+
+/// Records a change's event and its audit entry, each once: an error when
+/// either could not be recorded (the record is then delivered again, and
+/// what was recorded is refused as done).
+async fn record_change(app: &App, change: &Change) -> Result<Made, ApiError> {
+    let event = match event_of(change) {
+        Some(new) => {
+            let recorded = app.store.record_event(&new).await?;
+            Some((new.event, recorded))
+        }
+        None => None,
+    };
+    let entry = audit_of(change);
+    if let Some(entry) = &entry {
+        warn_if_unattributed(entry);
+        app.store
+            .record_audit(entry, app.config.audit_retention_days)
+            .await?;
+    }
+    Ok(Made {
+        event,
+        audited: entry.is_some(),
+    })
+}
+
+/// A change made by a write path that stamps nothing: recorded all the
+/// same, and said, so that the path gets its stamp.
+fn warn_if_unattributed(entry: &Entry) {
+    if entry.stamp.actor.as_str() == UNATTRIBUTED {
+        tracing::warn!(
+            action = entry.action.as_str(),
+            target = entry.target.as_ref().map(|t| t.kind),
+            "events: a change with no stamp; audited as unattributed"
+        );
+    }
 }
 
 /// Hands the events to the webhook queue, for the subscriptions that want

@@ -16,6 +16,8 @@ pub fn body_of(event: &Event, base_url: &str) -> String {
     let ctx = Context {
         correlation_id: String::new(),
         base_url: base_url.to_owned(),
+        source_ip: None,
+        user_agent: None,
     };
     // A view of plain strings and numbers always serializes.
     serde_json::to_string(&EventView::new(event, &ctx)).unwrap_or_default()

@@ -110,16 +110,39 @@ pub(crate) fn check_answer(
         .iter()
         .filter(|op| WRITES.contains(&op.as_str()))
         .collect();
-    if (spec.method == "GET" || spec.route == Route::IssueToken) && !writes.is_empty() {
+    if spec.method == "GET" && !writes.is_empty() {
         return Err(format!("a read wrote: {writes:?}"));
+    }
+    // POST /token writes only its key's last use (a 200), or the audit
+    // entry of a refused key (a 401).
+    let token_writes: &[&str] = match status {
+        200 => &["UpdateItem"],
+        401 => &["PutItem"],
+        _ => &[],
+    };
+    if spec.route == Route::IssueToken && writes.iter().any(|w| !token_writes.contains(&w.as_str()))
+    {
+        return Err(format!(
+            "POST /token answered {status} and wrote: {writes:?}"
+        ));
     }
     if spec.route == Route::IssueToken {
         return Ok(());
     }
-    // Refusals that need no data are made before any is read.
-    if matches!(status, 401 | 403 | 413 | 415) && !ops.is_empty() {
+    // Refusals that need no data are made before any is read; a refused
+    // sign-in only records itself in the audit trail.
+    let audited_refusal = spec.route == Route::SignIn && ops.iter().all(|op| op == "PutItem");
+    if matches!(status, 401 | 403 | 413 | 415) && !ops.is_empty() && !audited_refusal {
         return Err(format!("a {status} made DynamoDB requests"));
     }
+    let operators_only = matches!(
+        spec.route,
+        Route::SignIn
+            | Route::CreateApiKey
+            | Route::ListApiKeys
+            | Route::RevokeApiKey
+            | Route::ListAudit
+    );
     match sent.caller {
         Caller::Nobody if status != 401 => {
             Err("an unauthenticated request not refused with 401".into())
@@ -142,8 +165,37 @@ pub(crate) fn check_answer(
         Caller::Client(_) if status != 403 || answer.code() != "forbidden-access" => {
             Err("a CLIENT_ACCESS token not refused with 403 where it needs SERVER_ACCESS".into())
         }
-        Caller::Server if matches!(status, 401 | 403) => {
+        Caller::Server if operators_only && status != 403 => {
+            Err("a SERVER_ACCESS token not refused on an operators' route".into())
+        }
+        Caller::Server if !operators_only && matches!(status, 401 | 403) => {
             Err("a valid SERVER_ACCESS token refused".into())
+        }
+        Caller::Operator(role) => {
+            let allowed = match spec.route {
+                Route::CreateUser
+                | Route::UpdateUser
+                | Route::DeleteUser
+                | Route::IngestConnection
+                | Route::DeleteConnection => role >= Role::Editor,
+                Route::CreateWebhook
+                | Route::ListWebhooks
+                | Route::GetWebhook
+                | Route::DeleteWebhook
+                | Route::RotateWebhookSecret
+                | Route::TestWebhook
+                | Route::ListWebhookDeliveries
+                | Route::CreateApiKey
+                | Route::ListApiKeys
+                | Route::RevokeApiKey
+                | Route::ListAudit => role == Role::Admin,
+                _ => true,
+            };
+            match (allowed, status) {
+                (true, 401 | 403) => Err(format!("a {role} operator refused")),
+                (false, s) if s != 403 => Err(format!("a {role} operator not refused with 403")),
+                _ => Ok(()),
+            }
         }
         _ => Ok(()),
     }

@@ -701,6 +701,7 @@ pub(crate) fn auth() -> BoxedStrategy<Auth> {
         ]
         .prop_map(Auth::Raw),
         1 => Just(Auth::Basic(BasicKey::Valid)),
+        3 => prop::sample::select(Role::ALL.to_vec()).prop_map(Auth::Operator),
         1 => Just(Auth::Missing),
     ]
     .boxed()

@@ -59,7 +59,7 @@ use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestCaseError, TestRng, TestRunner,
 };
 use serde_json::{json, Value};
-use shared::auth::{ApiKey, Scope, TokenSigner};
+use shared::auth::{ApiKey, Role, Scope, TokenSigner};
 use shared::finance::RecordId;
 use shared::routes::Route;
 use shared::user::UserId;

@@ -154,6 +154,8 @@ pub(crate) enum Auth {
     Raw(String),
     /// HTTP Basic with an API key, as `POST /token` takes.
     Basic(BasicKey),
+    /// An operator's ID token from the world's identity provider.
+    Operator(Role),
     Missing,
 }
 
@@ -195,6 +197,7 @@ pub(crate) enum BasicKey {
 pub(crate) enum Caller {
     Server,
     Client(UserId),
+    Operator(Role),
     Expired,
     Nobody,
 }

@@ -1,0 +1,65 @@
+//! `POST /sign-ins`: the dashboard's first call after the identity provider
+//! sends an operator back. It proves the token works here, tells the page
+//! who is signed in and with which role, and records the sign-in in the
+//! audit trail (and a refused one too: a token we do not accept).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::context;
+use crate::audit::{Action, Entry};
+use crate::auth::{self, Actor, Caller, Stamp};
+use crate::config::App;
+use crate::error::ApiError;
+use crate::http::response;
+
+/// Why a sign-in was refused, as the audit trail says it: a fixed phrase.
+fn refusal(err: &ApiError) -> &'static str {
+    match err {
+        ApiError::Unauthorized => "no token",
+        ApiError::TokenExpired => "token expired",
+        ApiError::Forbidden(_) => "no role",
+        _ => "token not valid",
+    }
+}
+
+pub async fn sign_in(app: &App, req: Request) -> Response<Body> {
+    let ctx = context(app, &req);
+    crate::http::respond(&ctx, "sign-in", async {
+        let retention = app.config.audit_retention_days;
+        let operator = match auth::authenticate(app, &req).await {
+            Ok(Caller::Operator(operator)) => operator,
+            Ok(Caller::Key { .. }) => {
+                return Err(ApiError::Forbidden(
+                    "Sign in to the dashboard through your identity provider; API keys are for servers.",
+                ))
+            }
+            // The provider could not be reached: nothing was refused.
+            Err(err @ ApiError::ServiceUnavailable) => return Err(err),
+            Err(err) => {
+                let stamp = Stamp::of(Actor::claimed(""), None, &ctx);
+                let entry = Entry::new(Action::OperatorSignInRefused, stamp).reason(refusal(&err));
+                app.store.append_audit(&entry, retention).await?;
+                return Err(err);
+            }
+        };
+        let caller = Caller::Operator(operator.clone());
+        let stamp = Stamp::new(&caller, &ctx);
+        let actor = stamp.actor.to_string();
+        let entry = Entry::new(Action::OperatorSignedIn, stamp).target("operator", &actor);
+        app.store.append_audit(&entry, retention).await?;
+        Ok(response::json(
+            StatusCode::OK,
+            &json!({
+                "type": "operator",
+                "id": actor,
+                "email": operator.email,
+                "name": operator.name,
+                "role": operator.role.as_str(),
+                "links": {"self": format!("{}/sign-ins", ctx.base_url)},
+            }),
+        ))
+    })
+    .await
+}
