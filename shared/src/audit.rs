@@ -23,7 +23,11 @@ pub const UNATTRIBUTED: &str = "unattributed";
 
 /// The actor of a change the service made on its own, as a consequence of
 /// another: a connection removed with its user (the purge, whose cause is
-/// the user's `user.deleted` entry) or by an ingest undoing itself.
+/// the user's `user.deleted` entry) or by an ingest undoing itself; and a
+/// change of an API key or a webhook subscription that no request stamped
+/// (its correlation id unchanged): a webhook disabled after its receiver
+/// answered 410, secrets resealed under a new `WEBHOOK_KEY`, or a write
+/// from outside the service.
 pub const SYSTEM: &str = "system";
 
 /// The most bytes an entry keeps of a free text (an actor's name, a user
@@ -54,18 +58,25 @@ pub enum Action {
     ConnectionDeleted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    /// Any other change of a key's item (un-revoked, its digest, name or
+    /// expiry replaced...), naming the attributes changed; a use alone
+    /// (`lastUsedAt`) is not one.
+    ApiKeyUpdated,
     /// An API key (or a token bought with one) refused: unknown, revoked or expired.
     ApiKeyRefused,
     WebhookCreated,
     WebhookDeleted,
     WebhookSecretRotated,
+    /// Any other change of a subscription (its url, events or status, its
+    /// secrets resealed...), naming the attributes changed.
+    WebhookUpdated,
     OperatorSignedIn,
     /// An operator's token refused at sign-in.
     OperatorSignInRefused,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::UserCreated,
         Action::UserUpdated,
         Action::UserDeleted,
@@ -74,10 +85,12 @@ impl Action {
         Action::ConnectionDeleted,
         Action::ApiKeyCreated,
         Action::ApiKeyRevoked,
+        Action::ApiKeyUpdated,
         Action::ApiKeyRefused,
         Action::WebhookCreated,
         Action::WebhookDeleted,
         Action::WebhookSecretRotated,
+        Action::WebhookUpdated,
         Action::OperatorSignedIn,
         Action::OperatorSignInRefused,
     ];
@@ -92,10 +105,12 @@ impl Action {
             Action::ConnectionDeleted => "connection.deleted",
             Action::ApiKeyCreated => "api_key.created",
             Action::ApiKeyRevoked => "api_key.revoked",
+            Action::ApiKeyUpdated => "api_key.updated",
             Action::ApiKeyRefused => "api_key.refused",
             Action::WebhookCreated => "webhook.created",
             Action::WebhookDeleted => "webhook.deleted",
             Action::WebhookSecretRotated => "webhook.secret_rotated",
+            Action::WebhookUpdated => "webhook.updated",
             Action::OperatorSignedIn => "operator.signed_in",
             Action::OperatorSignInRefused => "operator.sign_in_refused",
         }

@@ -90,6 +90,27 @@ pub fn api_key_sk(id: &str) -> String {
 /// creates or revokes one, so the limit holds under concurrent creates.
 pub const API_KEY_COUNT_SK: &str = "COUNT";
 
+/// The keys newest first: the table's one date-ordered local index,
+/// [`TXN_BY_DATE`], overloaded. In a user's partition it orders
+/// transactions by posting date; in the [`API_KEYS_PK`] partition it
+/// orders keys by creation ([`api_key_time_key`]), so a page of keys is
+/// one Query however many revoked keys pile up. A local index of their
+/// own is not to be had: local indexes cannot be added to an existing
+/// table. Only key items carry the attribute (not their count), and the
+/// two kinds of partition never meet in one read.
+pub const API_KEYS_BY_TIME: LocalIndex = LocalIndex {
+    name: TXN_BY_DATE.name,
+    sk: TXN_BY_DATE.sk,
+};
+
+/// A key's sort key in [`API_KEYS_BY_TIME`]: its creation time (RFC 3339,
+/// UTC, milliseconds, fixed width, so text order is time order), then its
+/// id (two keys made in one millisecond are two). It starts with
+/// [`API_KEY_PREFIX`], as the keys' table sort keys do.
+pub fn api_key_time_key(created_at: &str, id: &str) -> String {
+    format!("{API_KEY_PREFIX}{created_at}#{id}")
+}
+
 pub const ACCOUNT_PREFIX: &str = "ACCT#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
 pub const TRANSACTION_PREFIX: &str = "TXN#";
@@ -157,6 +178,19 @@ pub fn delivery_id(attempted_at: &str, nonce: &str) -> String {
 pub struct LocalIndex {
     pub name: &'static str,
     pub sk: &'static str,
+}
+
+impl LocalIndex {
+    /// This index described as a global one is: its partition key is the
+    /// table's (so a position in it names `pk` twice, as
+    /// `store::Position` lays positions out).
+    pub const fn as_index(self) -> Index {
+        Index {
+            name: self.name,
+            pk: PK,
+            sk: self.sk,
+        }
+    }
 }
 
 /// A user's transactions by posting date (then id): newest first when read backwards.

@@ -303,6 +303,7 @@ impl Route {
                     | Route::ListEvents
                     | Route::ListWebhookDeliveries
                     | Route::ListAudit
+                    | Route::ListApiKeys
             ),
             webhook_key: matches!(self, Route::CreateWebhook | Route::RotateWebhookSecret),
             queue: matches!(self, Route::TestWebhook),

@@ -14,7 +14,7 @@
 // - the editor edits one user and deletes another through the page;
 // - the admin sees the deletion, with the editor's email, on the Audit page
 //   and the edit in the user's history; creates an API key, uses it, revokes
-//   it, and it is refused.
+//   it, and it is refused; pages through the keys with Load more.
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -310,6 +310,33 @@ try {
   assert.equal(await keyRow.getByRole("button", { name: /^Revoke/ }).count(), 0, "a revoked key has no Revoke");
   const again = await buyToken(key);
   assert.equal(again.status, 401, "POST /token with the revoked key");
+
+  step("admin: the keys come a page at a time, newest first, with Load more");
+  const listed = await callApi("GET", "/api-keys");
+  assert.equal(listed.status, 200);
+  const everyKey = listed.body.data.map((k) => k.id);
+  assert.ok(everyKey.length >= 2, `more keys than a page of one: ${everyKey.length}`);
+  assert.equal(everyKey[0], keyId, "the newest key first");
+  // The page asks for its first page without a limit (100 keys); pages of
+  // one key make the same walk through links.next on the few keys here.
+  const firstPage = (url) => url.pathname === "/api-keys" && url.search === "";
+  await page.route(firstPage, (route) => route.continue({ url: `${route.request().url()}?limit=1` }));
+  await button("Refresh").click();
+  await page.waitForFunction(() => !document.getElementById("keys-table").hasAttribute("aria-busy"));
+  const shownIds = () => page.locator("#keys-body tr").evaluateAll((rows) => rows.map((row) => row.dataset.keyId));
+  assert.deepEqual(await shownIds(), [keyId], "one key on the first page");
+  const more = page.locator("#keys-more");
+  assert.ok(await more.isVisible(), "Load more, while there are older keys");
+  assert.match(await page.locator("#keys-status").textContent(), /older keys below/);
+  while (await more.isVisible()) {
+    const before = (await shownIds()).length;
+    await more.click();
+    await page.waitForFunction((n) => document.querySelectorAll("#keys-body tr").length > n || document.getElementById("keys-more").hidden, before);
+    await page.waitForFunction(() => !document.getElementById("keys-table").hasAttribute("aria-busy"));
+  }
+  assert.deepEqual(await shownIds(), everyKey, "every key once, newest first, as one page of the API lists them");
+  assert.doesNotMatch(await page.locator("#keys-status").textContent(), /below/);
+  await page.unroute(firstPage);
 
   step("admin: signs out");
   await signOut(page, BASE_URL);

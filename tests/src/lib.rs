@@ -351,6 +351,76 @@ impl Drop for TestEnv {
 }
 
 impl TestEnv {
+    /// An item as the table holds it now, every attribute of it, read with
+    /// the SDK (strongly consistent).
+    pub async fn raw_item(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.client()
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                shared::keys::PK,
+                aws_sdk_dynamodb::types::AttributeValue::S(pk),
+            )
+            .key(
+                shared::keys::SK,
+                aws_sdk_dynamodb::types::AttributeValue::S(sk.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+    }
+
+    /// Adds an API key named `name`, as `make api-key` would (made by the
+    /// tests, no expiry).
+    pub async fn add_key(&self, key: &shared::auth::ApiKey, name: &str) {
+        self.app
+            .store
+            .add_api_key(
+                key,
+                name,
+                &shared::auth::Actor::claimed("tests"),
+                None,
+                None,
+            )
+            .await
+            .expect("an API key");
+    }
+
+    /// Every audit entry's item (a Scan: tests may, the service never does).
+    pub async fn audit_items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#pk, :audit)")
+                .expression_attribute_names("#pk", shared::keys::PK)
+                .expression_attribute_values(
+                    ":audit",
+                    aws_sdk_dynamodb::types::AttributeValue::S("AUDIT#".into()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
     /// How many items the table holds beside the tests' API key (its item
     /// and the keys' count, there from the start) and the audit trail's
     /// entries (which refusals add by design; tests/tests/audit.rs counts

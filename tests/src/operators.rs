@@ -150,6 +150,7 @@ impl TestIdp {
             "aud": AUDIENCE,
             "sub": format!("{}-subject", role.as_str()),
             "email": format!("{}@example.test", role.as_str()),
+            "email_verified": true,
             "name": format!("Test {}", role.as_str()),
             ROLE_CLAIM: [role.as_str()],
             "iat": now,

@@ -1,5 +1,6 @@
 //! API keys against DynamoDB Local, through real API Gateway v2 events:
-//! admins create, list and revoke them (`/api-keys`), `POST /token` buys
+//! admins create, list (a page at a time, newest first) and revoke them
+//! (`/api-keys`), `POST /token` buys
 //! tokens with active ones only, and a revoked or expired key's tokens stop
 //! working within the key check's interval (`KEY_CHECK_SECONDS`).
 
@@ -38,6 +39,64 @@ async fn create(env: &TestEnv, token: &str, body: &Value) -> Reply {
 async fn list(env: &TestEnv, token: &str) -> Reply {
     let event = event(Route::ListApiKeys, "GET", &[]).bearer(token);
     env.api().call(Route::ListApiKeys, event).await
+}
+
+/// `GET /api-keys` with these query parameters.
+async fn list_with(env: &TestEnv, token: &str, query: &[(&str, &str)]) -> Reply {
+    let mut event = event(Route::ListApiKeys, "GET", &[]).bearer(token);
+    for (name, value) in query {
+        event = event.query(name, value);
+    }
+    env.api().call(Route::ListApiKeys, event).await
+}
+
+/// The query parameters of a page's `links.next`, if it has one.
+fn next_query(reply: &Reply) -> Option<Vec<(String, String)>> {
+    let link = reply.body["links"]["next"].as_str()?;
+    let (base, query) = link.split_once('?').expect("a query");
+    assert_eq!(base, "https://api.example.test/api-keys");
+    Some(
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+/// The ids of a page, in order.
+fn ids(reply: &Reply) -> Vec<String> {
+    reply.body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {:#}", reply.body))
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every page of the list from `query` on, following `links.next`: each
+/// page's ids, and every page one Query.
+async fn every_page(env: &TestEnv, token: &str, query: &[(&str, &str)]) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut params: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    loop {
+        env.requests.clear();
+        let borrowed: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let reply = list_with(env, token, &borrowed).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        assert_eq!(env.requests.operations(), ["Query"], "one Query a page");
+        assert_eq!(reply.body["count"], ids(&reply).len());
+        pages.push(ids(&reply));
+        assert!(pages.len() < 1000, "the pages end");
+        match next_query(&reply) {
+            Some(next) => params = next,
+            None => return pages,
+        }
+    }
 }
 
 async fn revoke(env: &TestEnv, token: &str, id: &str) -> Reply {
@@ -217,6 +276,7 @@ async fn a_key_is_shown_once_stored_as_its_digest_and_listed_newest_first() {
         listed.body["links"]["self"],
         "https://api.example.test/api-keys"
     );
+    assert!(listed.body["links"].get("next").is_none(), "one page");
     let listed_key = entry(&listed, &id);
     assert_eq!(listed_key["name"], "billing backend");
     assert_eq!(listed_key["prefix"], key[..6]);
@@ -425,10 +485,180 @@ async fn at_most_a_hundred_keys_are_active_however_many_are_created_at_once() {
             .status,
         409
     );
-    // All 101 are listed: revoked keys stay, with their revokedAt.
+    // All 101 are listed, on two pages: revoked keys stay, with their
+    // revokedAt.
     let listed = list(&env, &admin).await;
-    assert_eq!(listed.body["count"], MAX_API_KEYS + 1);
-    assert!(entry(&listed, &id)["revokedAt"].is_string());
+    assert_eq!(listed.body["count"], MAX_API_KEYS);
+    let next = next_query(&listed).expect("a second page");
+    let next: Vec<(&str, &str)> = next.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let rest = list_with(&env, &admin, &next).await;
+    assert_eq!(rest.body["count"], 1, "{:#}", rest.body);
+    assert!(rest.body["links"].get("next").is_none());
+    let revoked = if ids(&listed).contains(&id) {
+        entry(&listed, &id)
+    } else {
+        entry(&rest, &id)
+    };
+    assert!(revoked["revokedAt"].is_string());
+}
+
+#[tokio::test]
+async fn keys_are_listed_a_page_at_a_time_newest_first_each_once() {
+    let (env, idp) = world().await;
+    let admin = admin(&idp);
+    // 130 keys, 100 of them active: the tests' own, 99 more, 30 of those
+    // revoked and 30 made after them.
+    let mut made = vec![ApiKey::from_text(tests::TEST_API_KEY).record_id()];
+    for i in 0..99 {
+        made.push(stored_key(&env, &format!("first {i}")).await.record_id());
+    }
+    for id in &made[1..31] {
+        assert!(env.app.store.revoke_api_key(id).await.unwrap());
+    }
+    for i in 0..30 {
+        made.push(stored_key(&env, &format!("later {i}")).await.record_id());
+    }
+    assert_eq!(active_count(&env).await, MAX_API_KEYS as i64);
+    // Newest first: by creation time, then id (keys made in one
+    // millisecond), as the index orders them.
+    let mut newest_first = Vec::new();
+    for id in &made {
+        let item = key_item(&env, id).await.expect("the key's item");
+        let at = text(&item, "createdAt").to_owned();
+        assert_eq!(
+            text(&item, keys::API_KEYS_BY_TIME.sk),
+            keys::api_key_time_key(&at, id),
+            "the key's place in the index, written with it"
+        );
+        newest_first.push((at, id.clone()));
+    }
+    newest_first.sort_by(|a, b| b.cmp(a));
+    let newest_first: Vec<String> = newest_first.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(newest_first[0], made[129], "the last made is the newest");
+
+    // Pages of 100 (the default), then of 7: every key once, in order,
+    // each page one Query, its next link keeping the limit.
+    let pages = every_page(&env, &admin, &[]).await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [100, 30],
+        "pages of the default 100"
+    );
+    assert_eq!(pages.concat(), newest_first);
+    let pages = every_page(&env, &admin, &[("limit", "7")]).await;
+    assert_eq!(pages.len(), 130usize.div_ceil(7));
+    assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == 7));
+    assert_eq!(pages.concat(), newest_first);
+    let first = list_with(&env, &admin, &[("limit", "7")]).await;
+    assert_eq!(
+        first.body["links"]["self"],
+        "https://api.example.test/api-keys?limit=7"
+    );
+    let next = next_query(&first).unwrap();
+    assert_eq!(next[0], ("limit".to_owned(), "7".to_owned()));
+    assert_eq!(next[1].0, "next");
+    assert_eq!(next.len(), 2);
+
+    // A key made now comes first, and a client paging from before it
+    // goes on where it was: no key twice, none skipped.
+    let cursor = next[1].1.clone();
+    assert!(env.app.store.revoke_api_key(&made[31]).await.unwrap());
+    let (newer, _) = new_key(&env, &idp, "newer").await;
+    let second = list_with(&env, &admin, &[("limit", "7"), ("next", &cursor)]).await;
+    assert_eq!(ids(&second), newest_first[7..14]);
+    assert_eq!(ids(&list(&env, &admin).await)[0], newer);
+
+    // The order is the index's: a key moved back in it, behind the
+    // service's back, is listed last.
+    set_text(
+        &env,
+        &newer,
+        keys::API_KEYS_BY_TIME.sk,
+        &keys::api_key_time_key("2000-01-01T00:00:00.000Z", &newer),
+    )
+    .await;
+    let pages = every_page(&env, &admin, &[]).await;
+    assert_eq!(pages.concat().last(), Some(&newer));
+    assert_eq!(pages.concat()[..130], newest_first);
+}
+
+#[tokio::test]
+async fn a_page_is_one_strongly_consistent_query_of_the_index_newest_first() {
+    let (env, _idp) = world().await;
+    for i in 0..3 {
+        stored_key(&env, &format!("k{i}")).await;
+    }
+    let bodies = Bodies::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        env.client()
+            .config()
+            .to_builder()
+            .interceptor(bodies.clone())
+            .build(),
+    );
+    let store = shared::store::Store::new(client, env.table.clone());
+    let page = store
+        .list_api_keys(shared::store::Position::Start, 2)
+        .await
+        .unwrap();
+    assert_eq!(page.keys.len(), 2);
+    assert!(page.next.is_some());
+    let sent = bodies.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let (operation, body) = &sent[0];
+    assert_eq!(operation, "Query");
+    assert_eq!(body["IndexName"], keys::API_KEYS_BY_TIME.name);
+    assert_eq!(body["ScanIndexForward"], false);
+    assert_eq!(body["ConsistentRead"], true);
+    assert_eq!(body["Limit"], 3, "a page and one more, to know of the next");
+    let condition = body["KeyConditionExpression"].as_str().unwrap();
+    assert!(condition.contains("begins_with"), "{condition}");
+    assert!(body.get("FilterExpression").is_none());
+    let values = body["ExpressionAttributeValues"].to_string();
+    assert!(
+        values.contains("\"API_KEYS\"") && values.contains("\"KEY#\""),
+        "{values}"
+    );
+    let names = body["ExpressionAttributeNames"].to_string();
+    assert!(names.contains(keys::API_KEYS_BY_TIME.sk), "{names}");
+    // The last page: fewer than asked for, no next.
+    bodies.0.lock().unwrap().clear();
+    let rest = store.list_api_keys(page.next.unwrap(), 2).await.unwrap();
+    assert_eq!(rest.keys.len(), 2, "the tests' key and the last one");
+    assert!(rest.next.is_none());
+    assert_eq!(bodies.0.lock().unwrap().len(), 1);
+}
+
+/// The operation and JSON body of every request a client sends.
+#[derive(Debug, Clone, Default)]
+struct Bodies(std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for Bodies {
+    fn name(&self) -> &'static str {
+        "Bodies"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let request = context.request();
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("")
+            .trim_start_matches("DynamoDB_20120810.")
+            .to_owned();
+        let body = request
+            .body()
+            .bytes()
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or(Value::Null);
+        self.0.lock().unwrap().push((operation, body));
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -521,18 +751,88 @@ async fn bodies_and_queries_are_strict() {
     }
     let not_json = create(&env, &admin, &json!("name")).await;
     assert_eq!(not_json.status, 400, "{:#}", not_json.body);
-    let listed = env
-        .api()
-        .call(
-            Route::ListApiKeys,
-            event(Route::ListApiKeys, "GET", &[])
-                .bearer(&admin)
-                .query("limit", "5"),
-        )
-        .await;
-    assert_eq!(listed.status, 400, "{:#}", listed.body);
-    assert_eq!(listed.body["data"][0]["source"]["parameter"], "limit");
+    for (limit, ok) in [
+        ("1", true),
+        ("100", true),
+        (" 5 ", true),
+        ("0", false),
+        ("101", false),
+        ("500", false),
+        ("-1", false),
+        ("x", false),
+        ("", false),
+    ] {
+        let listed = list_with(&env, &admin, &[("limit", limit)]).await;
+        if ok {
+            assert_eq!(listed.status, 200, "limit={limit:?}: {:#}", listed.body);
+        } else {
+            assert_eq!(listed.status, 400, "limit={limit:?}: {:#}", listed.body);
+            assert_eq!(listed.body["data"][0]["source"]["parameter"], "limit");
+            assert_eq!(
+                listed.body["data"][0]["detail"],
+                "limit must be a whole number from 1 to 100."
+            );
+        }
+    }
+    for (query, parameter) in [
+        (vec![("filter", "name.eq('x')")], "filter"),
+        (vec![("name", "x")], "name"),
+        (vec![("limit", "1"), ("limit", "2")], "limit"),
+        (vec![("next", "")], "next"),
+        (vec![("next", "not-a-cursor")], "next"),
+    ] {
+        env.requests.clear();
+        let listed = list_with(&env, &admin, &query).await;
+        assert_eq!(listed.status, 400, "{query:?}: {:#}", listed.body);
+        assert_eq!(
+            listed.body["data"][0]["source"]["parameter"], parameter,
+            "{query:?}"
+        );
+        assert!(env.requests.operations().is_empty(), "{query:?}: no read");
+    }
     assert_eq!(env.item_count().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn a_forged_or_foreign_cursor_is_refused() {
+    let (env, idp) = world().await;
+    let admin = admin(&idp);
+    stored_key(&env, "another").await;
+    let first = list_with(&env, &admin, &[("limit", "1")]).await;
+    let next = next_query(&first).expect("a next page");
+    let cursor = next[1].1.clone();
+    assert_eq!(
+        list_with(&env, &admin, &[("next", &cursor)]).await.status,
+        200,
+        "the cursor itself is good"
+    );
+    let mut tampered = cursor.clone().into_bytes();
+    let at = tampered.len() / 2;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    // Signed with the service's key, for another listing: the audit trail's.
+    let key = shared::rotation::Keyring::new(tests::CURSOR_KEY);
+    let foreign = shared::http::cursor::Cursor::new(
+        &shared::audit::AuditFilter::default().fingerprint(),
+        vec![shared::store::Position::After([
+            keys::API_KEYS_PK.into(),
+            keys::api_key_sk("0123456789abcdef"),
+            keys::API_KEYS_PK.into(),
+            keys::api_key_time_key("2026-01-01T00:00:00.000Z", "0123456789abcdef"),
+        ])],
+    )
+    .encode(&key);
+    let other_key =
+        shared::http::cursor::Cursor::new("api-keys", vec![shared::store::Position::Start]).encode(
+            &shared::rotation::Keyring::new(b"another key of sufficient length"),
+        );
+    for bad in [tampered, foreign, other_key, format!("{cursor}x")] {
+        env.requests.clear();
+        let reply = list_with(&env, &admin, &[("next", &bad)]).await;
+        assert_eq!(reply.status, 400, "{bad}: {:#}", reply.body);
+        assert_eq!(reply.body["data"][0]["source"]["parameter"], "next");
+        assert!(env.requests.operations().is_empty(), "no read");
+    }
 }
 
 /// A value for a field of a create body: of every JSON type, valid and not.

@@ -74,52 +74,12 @@ async fn audit(env: &TestEnv, token: &str, params: &[(&str, &str)]) -> Reply {
     send(env, Route::ListAudit, event, token, "req-audit").await
 }
 
-/// An item as the table holds it now, read with the SDK.
-async fn raw(env: &TestEnv, pk: String, sk: &str) -> Option<Item> {
-    env.client()
-        .get_item()
-        .table_name(&env.table)
-        .key(keys::PK, AttributeValue::S(pk))
-        .key(keys::SK, AttributeValue::S(sk.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("get item")
-        .item
-}
-
 async fn profile(env: &TestEnv, user: &str) -> Option<Item> {
-    raw(
-        env,
+    env.raw_item(
         keys::user_pk(&UserId::parse(user).unwrap()),
         keys::PROFILE_SK,
     )
     .await
-}
-
-/// Every audit item of the table (a Scan: tests may, the service never does).
-async fn audit_items(env: &TestEnv) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = env
-            .client()
-            .scan()
-            .table_name(&env.table)
-            .filter_expression("begins_with(#pk, :audit)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":audit", AttributeValue::S("AUDIT#".into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        items.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
 }
 
 /// Hands a batch to the `events` function, as Lambda's event source
@@ -255,7 +215,7 @@ async fn a_users_life_is_three_entries_that_outlive_it_and_hold_none_of_its_data
     // written to the table and the three audit indexes (4 write units),
     // beside its event's 5 (the table and four events indexes).
     assert_eq!(env.app.store.meter().write_units(), 3.0 * 5.0 + 3.0 * 4.0);
-    assert_eq!(audit_items(&env).await.len(), 3);
+    assert_eq!(env.audit_items().await.len(), 3);
 
     // Delivered again, whole or in part: the same puts, all refused.
     env.requests.clear();
@@ -264,7 +224,7 @@ async fn a_users_life_is_three_entries_that_outlive_it_and_hold_none_of_its_data
     assert_eq!(env.requests.count("PutItem"), 6);
     let later = [records[4].clone(), records[1].clone()];
     assert!(deliver(&env, &later).await.batch_item_failures.is_empty());
-    assert_eq!(audit_items(&env).await.len(), 3, "no second entry");
+    assert_eq!(env.audit_items().await.len(), 3, "no second entry");
 
     // The user's history, newest first: who, from where, in which request.
     let filter = format!("userId.eq('{user}')");
@@ -309,7 +269,7 @@ async fn a_users_life_is_three_entries_that_outlive_it_and_hold_none_of_its_data
 
     // The user is gone; its entries are not, and they hold ids and field
     // names only: none of its data, in the items or in the answer.
-    let stored = format!("{:?}", audit_items(&env).await);
+    let stored = format!("{:?}", env.audit_items().await);
     for value in PII {
         assert!(!stored.contains(value), "{value} in the stored entries");
         assert!(!reply.body.to_string().contains(value), "{value} answered");
@@ -342,7 +302,7 @@ async fn an_entry_is_appended_once_under_its_id() {
     env.app.store.append_audit(&entry, 30).await.unwrap();
     assert!(!env.app.store.record_audit(&entry, 30).await.unwrap());
     assert_eq!(env.requests.operations(), ["PutItem"; 3]);
-    let items = audit_items(&env).await;
+    let items = env.audit_items().await;
     assert_eq!(items.len(), 1);
     let item = &items[0];
     let expires = item["expiresAt"].as_n().unwrap().parse::<i64>().unwrap();
@@ -358,7 +318,7 @@ async fn an_entry_is_appended_once_under_its_id() {
     let fresh = Entry::new(Action::OperatorSignedIn, stamp).target("operator", "operator:x");
     env.app.store.append_audit(&fresh, 30).await.unwrap();
     env.app.store.append_audit(&fresh, 30).await.unwrap();
-    assert_eq!(audit_items(&env).await.len(), 3);
+    assert_eq!(env.audit_items().await.len(), 3);
 }
 
 /// Nine entries a minute apart from `base_ms`, oldest first: actors
@@ -572,7 +532,8 @@ async fn a_webhook_deletion_stamps_its_deleter_first_at_one_write_unit() {
     let hook = send(&env, Route::CreateWebhook, create, &admin, "req-hook")
         .await
         .id();
-    let stored = raw(&env, keys::WEBHOOKS_PK.into(), &keys::webhook_sk(&hook))
+    let stored = env
+        .raw_item(keys::WEBHOOKS_PK.into(), &keys::webhook_sk(&hook))
         .await
         .expect("the subscription");
     assert_eq!(stored["correlationId"].as_s().unwrap(), "req-hook");
@@ -605,18 +566,17 @@ async fn a_webhook_deletion_stamps_its_deleter_first_at_one_write_unit() {
     // before (a delete and the count's update: 2 units as DynamoDB Local
     // reports them; AWS bills transactional writes twice).
     assert_eq!(env.app.store.meter().write_units(), update + 2.0);
-    assert!(
-        raw(&env, keys::WEBHOOKS_PK.into(), &keys::webhook_sk(&hook))
-            .await
-            .is_none()
-    );
+    assert!(env
+        .raw_item(keys::WEBHOOKS_PK.into(), &keys::webhook_sk(&hook))
+        .await
+        .is_none());
     // An unknown one: the stamp's condition fails, nothing is written.
     env.requests.clear();
     let delete = event(Route::DeleteWebhook, "DELETE", &[("webhookId", &hook)]);
     let again = send(&env, Route::DeleteWebhook, delete, &admin, "req-unhook-2").await;
     assert_eq!(again.status, 404, "{:#}", again.body);
     assert_eq!(env.requests.operations(), ["UpdateItem"]);
-    assert!(audit_items(&env).await.is_empty(), "the stream audits it");
+    assert!(env.audit_items().await.is_empty(), "the stream audits it");
 }
 
 /// The Invoke API of `cargo lambda watch`, in this process: the local
@@ -804,7 +764,7 @@ async fn webhook_key_and_user_changes_reach_the_trail_through_the_real_stream() 
         assert_eq!(entry["sourceIp"], IP);
         assert_eq!(entry["userAgent"], USER_AGENT);
     }
-    let stored = format!("{:?}", audit_items(&env).await);
+    let stored = format!("{:?}", env.audit_items().await);
     for value in PII {
         assert!(!stored.contains(value), "{value} in the stored entries");
     }

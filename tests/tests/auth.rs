@@ -25,17 +25,7 @@ fn token_request(key: Option<&str>, body: &str) -> Event {
 async fn an_api_key_buys_a_token_that_works() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "test",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "test").await;
     let stored = env.item_count().await;
     assert_eq!(stored, 1, "this key, beside the tests' own");
 
@@ -77,17 +67,7 @@ async fn an_api_key_buys_a_token_that_works() {
 async fn bad_token_requests_are_refused() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "test",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "test").await;
     let user = UserId::new().to_string();
     let cases: Vec<(Event, u16, &str)> = vec![
         (
@@ -304,17 +284,7 @@ async fn client_tokens_read_their_own_user_only() {
 async fn basiq_clients_get_tokens_as_they_ask() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "test",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "test").await;
     let request = |version: &str| {
         Event::new("POST", "/token")
             .without_auth()

@@ -327,17 +327,7 @@ async fn d12_idempotency_keys_belong_to_their_caller_and_die_with_what_they_made
         shared::auth::ApiKey::generate(),
     );
     for (key, name) in [(&one, "one"), (&two, "two")] {
-        env.app
-            .store
-            .add_api_key(
-                key,
-                name,
-                &shared::auth::Actor::claimed("tests"),
-                None,
-                None,
-            )
-            .await
-            .unwrap();
+        env.add_key(key, name).await;
     }
     let first = api
         .call(shared::routes::Route::CreateUser, as_key(&one.id()))
@@ -870,17 +860,7 @@ async fn found_a_token_request_that_repeats_a_parameter_is_refused() {
             .await,
     );
     let key = shared::auth::ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "defects",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "defects").await;
     // With a value given twice, which one a token is for depends on who
     // reads the form: a gateway rule or a log reading the first would
     // disagree with a service taking the last.
@@ -977,17 +957,7 @@ async fn found_a_token_request_reads_its_media_type_one_way() {
     // reader takes; any other is read as a form.
     let env = TestEnv::new().await;
     let key = shared::auth::ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "defects",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "defects").await;
     for (content_type, body, status) in [
         ("application/jsonx", "scope=SERVER_ACCESS", 200),
         ("application/json-patch", "scope=SERVER_ACCESS", 200),

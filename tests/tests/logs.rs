@@ -57,17 +57,7 @@ async fn logs_carry_the_correlation_id_and_no_personal_data() {
         .create_user(&json!({"email": "not-an-email", "firstName": first}))
         .await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "logs",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "logs").await;
     let issued = api
         .issue_token(
             Event::new("POST", "/token")

@@ -272,9 +272,26 @@ async fn expired_early_foreign_and_unsigned_operator_tokens_are_refused() {
         json!({"aud": null, "client_id": AUDIENCE, "token_use": "access"}),
     ));
     assert_eq!(search_with(&env, &access).await.status, 200);
-    // Several audiences, ours among them.
-    let many = idp.sign(&with(json!({"aud": ["other", AUDIENCE]})));
+    // Several audiences, ours among them, issued to us (`azp`).
+    let many = idp.sign(&with(json!({"aud": ["other", AUDIENCE], "azp": AUDIENCE})));
     assert_eq!(search_with(&env, &many).await.status, 200);
+    // Several audiences, not issued to us, or not saying to whom.
+    for azp in [json!("other"), json!(null)] {
+        let token = idp.sign(&with(json!({"aud": ["other", AUDIENCE], "azp": azp})));
+        assert_eq!(search_with(&env, &token).await.status, 401, "azp {azp}");
+    }
+    // An email the provider has not verified names nobody.
+    let unverified = idp.sign(&with(json!({"email_verified": false})));
+    let reply = env
+        .api()
+        .call(
+            Route::SignIn,
+            event(Route::SignIn, "POST", &[]).bearer(&unverified),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["email"], Value::Null);
+    assert_eq!(reply.body["name"], "Test admin");
 
     // A valid token with no role of ours: 403, signed in but not let in.
     for groups in [
@@ -339,6 +356,20 @@ async fn after_the_provider_rotates_its_key_new_and_old_tokens_work_with_one_fet
         "the old key is still published"
     );
     assert_eq!(idp.jwks_fetches(), 2);
+}
+
+/// Requests arriving together on an instance that holds no key yet all
+/// wait for the one fetch, and all get in: none is refused for a key that
+/// was on its way.
+#[tokio::test]
+async fn requests_arriving_together_on_a_cold_instance_share_one_fetch() {
+    let (env, idp) = TestEnv::with_operators(|_| {}).await;
+    let token = idp.token(Role::Admin);
+    let replies = futures::future::join_all((0..12).map(|_| search_with(&env, &token))).await;
+    for reply in replies {
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+    }
+    assert_eq!(idp.jwks_fetches(), 1);
 }
 
 #[tokio::test]

@@ -122,17 +122,7 @@ fn assert_refused_token(reply: &Reply) {
 async fn a_token_of_the_previous_secret_works_until_its_window_ends() {
     let env = TestEnv::new().await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "test",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "test").await;
     let before = app(&env, token_keys(TOKEN_A, None));
     let token = token_from(&before, &key).await;
     assert_eq!(search_with(&before, &token).await.status, 200);

@@ -386,17 +386,7 @@ async fn the_service_keeps_its_openapi_contract() {
     let (env, idp) = TestEnv::with_operators(|_| {}).await;
     let env = env.with_queue().await;
     let key = ApiKey::generate();
-    env.app
-        .store
-        .add_api_key(
-            &key,
-            "contract",
-            &shared::auth::Actor::claimed("tests"),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+    env.add_key(&key, "contract").await;
     let watch = Watch::serve(&env).await;
     let started = Instant::now();
     compile_every_function(&watch).await;

@@ -40,9 +40,9 @@ let eventTypeCatalogue = null;
 const webhooks = { seq: 0 };
 const deliveries = { webhook: null, next: null, seq: 0, awaiting: null, timer: null };
 let webhookConfirm = null; // { kind: "rotate" | "delete", webhook }
-// The API keys view's replies in order; the Audit view's filters (as
-// applied) and paging; a user's history and its paging.
-const keys = { seq: 0 };
+// The API keys view's replies in order and paging; the Audit view's
+// filters (as applied) and paging; a user's history and its paging.
+const keys = { shown: [], next: null, seq: 0 };
 const audit = { user: "", actor: "", from: "", to: "", next: null, seq: 0 };
 const userHistory = { userId: null, next: null, seq: 0, kind: null };
 // The generic confirmation's pending action: { run, busy, done }.
@@ -131,8 +131,10 @@ function endSession(message, failed = false) {
   webhookConfirm = null;
   $("webhooks-body").replaceChildren();
   keys.seq++;
+  Object.assign(keys, { shown: [], next: null });
   hideKey();
   $("keys-body").replaceChildren();
+  $("keys-more").hidden = true;
   audit.seq++;
   Object.assign(audit, { user: "", actor: "", from: "", to: "", next: null });
   $("audit-body").replaceChildren();
@@ -1918,29 +1920,52 @@ function keyRow(key) {
   return tr;
 }
 
-function describeKeys(data) {
-  if (data.length === 0) return "No API keys yet. Create one for each server that calls the API.";
-  const active = data.filter((key) => keyState(key).text === "Active").length;
-  return `${plural(data.length, "key", "keys")}, ${active} active.`;
+/** What the rows shown say: how many keys, how many active, and whether older ones follow. */
+function describeKeys(shown) {
+  if (shown.length === 0) {
+    return keys.next ? "No keys on this page; there may be older ones below." : "No API keys yet. Create one for each server that calls the API.";
+  }
+  const active = shown.filter((key) => keyState(key).text === "Active").length;
+  return `${plural(shown.length, "key", "keys")}, ${active} active${keys.next ? ", older keys below" : ""}.`;
 }
 
-/** Loads the list; `message` says what was just done, before the count. */
-async function loadKeys(message = "") {
+/**
+ * Loads the newest page of keys (`reset`, the default) or, with *Load more*,
+ * the page after those shown (`links.next`); `message` says what was just
+ * done, before the count.
+ */
+async function loadKeys(message = "", reset = true) {
   const seq = ++keys.seq;
+  const path = reset ? "/api-keys" : keys.next;
+  if (!path) return;
+  if (reset) {
+    keys.next = null;
+    $("keys-more").hidden = true;
+  }
   setStatus("keys-status", message ? `${message} Loading API keys…` : "Loading API keys…");
+  $("keys-more").disabled = true;
   $("keys-refresh").disabled = true;
   $("keys-table").setAttribute("aria-busy", "true");
   try {
-    const { body } = await api("/api-keys");
+    const { body } = await api(path);
     if (seq !== keys.seq) return;
     const data = body && Array.isArray(body.data) ? body.data : [];
-    $("keys-body").replaceChildren(...data.map(keyRow));
-    setStatus("keys-status", `${message ? `${message} ` : ""}${describeKeys(data)}`);
+    const rows = $("keys-body");
+    if (reset) {
+      keys.shown = [];
+      rows.replaceChildren();
+    }
+    keys.shown.push(...data);
+    rows.append(...data.map(keyRow));
+    keys.next = body && body.links && body.links.next ? pathOf(body.links.next) : null;
+    $("keys-more").hidden = !keys.next;
+    setStatus("keys-status", `${message ? `${message} ` : ""}${describeKeys(keys.shown)}`);
   } catch (failure) {
     if (seq !== keys.seq) return;
     setStatus("keys-status", `${message ? `${message} ` : ""}Could not load API keys: ${failure.message}`, true);
   } finally {
     if (seq === keys.seq) {
+      $("keys-more").disabled = false;
       $("keys-refresh").disabled = false;
       $("keys-table").removeAttribute("aria-busy");
     }
@@ -2527,6 +2552,7 @@ async function start() {
   $("history-more").addEventListener("click", () => loadHistory(false));
   $("nav-keys").addEventListener("click", openKeys);
   $("keys-refresh").addEventListener("click", () => loadKeys());
+  $("keys-more").addEventListener("click", () => loadKeys("", false));
   $("create-key").addEventListener("click", openKeyForm);
   $("key-form").addEventListener("submit", saveKey);
   $("key-cancel").addEventListener("click", () => $("key-dialog").close());

@@ -3,7 +3,8 @@
 //! one cannot mint its successors or revoke the keys that would replace it.
 //!
 //! `POST /api-keys` shows the new key once; the table keeps its digest.
-//! `GET /api-keys` lists every key, newest first. `DELETE /api-keys/{keyId}`
+//! `GET /api-keys` lists them, newest first, a page at a time (revoked
+//! keys stay, so there is no bound on how many). `DELETE /api-keys/{keyId}`
 //! revokes one: `POST /token` refuses it at once, and tokens it bought stop
 //! working within `KEY_CHECK_SECONDS` (the key check's cache).
 
@@ -18,6 +19,8 @@ use super::{acting, caller, context};
 use crate::auth::{ApiKey, ApiKeyRecord, Need};
 use crate::config::App;
 use crate::error::{ApiError, Invalid, Problem};
+use crate::http::cursor::Cursor;
+use crate::http::page::PageParams;
 use crate::http::request::Context;
 use crate::http::views::PageView;
 use crate::http::{request, response};
@@ -29,6 +32,14 @@ pub const MAX_NAME: usize = 64;
 /// calendar years fit). A key is a long-lived secret; one that should never
 /// expire is created without `expiresAt` and revoked when done with.
 pub const MAX_LIFETIME: time::Duration = time::Duration::days(731);
+
+/// The most keys a page holds, and a page when `limit` is not given: as
+/// many as may be active at once, so a page shows every active key unless
+/// revoked ones are newer.
+pub const MAX_PAGE: usize = crate::auth::MAX_API_KEYS;
+
+/// What a `next` cursor of this listing is bound to: there is one listing.
+const LISTING: &str = "api-keys";
 
 const NOT_FOUND: ApiError = ApiError::NotFound("Requested API key does not exist.");
 
@@ -211,21 +222,58 @@ pub async fn create_api_key(app: &App, req: Request) -> Response<Body> {
     .await
 }
 
-/// `GET /api-keys`: every key, newest first (active ones are at most
-/// `auth::MAX_API_KEYS`, so one page).
+/// `GET /api-keys`: a page of keys, active, expired and revoked, newest
+/// first: `limit` (1 to [`MAX_PAGE`], which is also the default) and `next`;
+/// any other parameter gets 400. Revoked keys stay forever, so the list is
+/// paged: each page is one Query, however many keys there are.
 pub async fn list_api_keys(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "list-api-keys", async {
         caller(app, &req).await?.require(Need::Admin)?;
-        crate::http::page::no_parameters(&req)?;
-        let keys = app.store.list_api_keys().await?;
-        let data: Vec<ApiKeyView> = keys.iter().map(|k| ApiKeyView::new(k, &ctx)).collect();
+        let page = page_params(&req)?;
+        let key = app.config.cursor_key()?;
+        let from = Cursor::resume(page.next(), key, LISTING)?;
+        let found = app.store.list_api_keys(from, page.limit).await?;
+        let data: Vec<ApiKeyView> = found
+            .keys
+            .iter()
+            .map(|k| ApiKeyView::new(k, &ctx))
+            .collect();
+        let base = format!("{}/api-keys", ctx.base_url);
+        let next = Cursor::next_link(&page, &base, key, LISTING, found.next);
         Ok(response::json(
             StatusCode::OK,
-            &PageView::new(data, format!("{}/api-keys", ctx.base_url), None),
+            &PageView::new(data, page.self_link(&base), next),
         ))
     })
     .await
+}
+
+/// The query string of `GET /api-keys`: `limit` and `next` only. A limit
+/// outside 1 to [`MAX_PAGE`] is refused naming this list's range (the
+/// listings' common reading allows larger pages).
+fn page_params(req: &Request) -> Result<PageParams, ApiError> {
+    let query = req.uri().query().unwrap_or("");
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let in_range = value
+            .trim()
+            .parse::<usize>()
+            .is_ok_and(|n| (1..=MAX_PAGE).contains(&n));
+        if name == "limit" && !in_range {
+            return Err(Invalid::new(format!(
+                "limit must be a whole number from 1 to {MAX_PAGE}."
+            ))
+            .at_parameter("limit")
+            .into());
+        }
+    }
+    let page = PageParams::read(req, &[], MAX_PAGE)?;
+    if page.filter().is_some() {
+        return Err(Invalid::new("API keys take no filter.")
+            .at_parameter("filter")
+            .into());
+    }
+    Ok(page)
 }
 
 /// `DELETE /api-keys/{keyId}`: 204, again for a key revoked already; 404

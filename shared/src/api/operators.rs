@@ -1,7 +1,9 @@
 //! `POST /sign-ins`: the dashboard's first call after the identity provider
 //! sends an operator back. It proves the token works here, tells the page
 //! who is signed in and with which role, and records the sign-in in the
-//! audit trail (and a refused one too: a token we do not accept).
+//! audit trail (and a refused one too: a token we do not accept, named by
+//! whom it proves when its signature held; a request with no token at all
+//! is no attempt, and is only answered 401).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -9,7 +11,7 @@ use serde_json::json;
 
 use super::context;
 use crate::audit::{Action, Entry};
-use crate::auth::{self, Actor, Caller, Stamp};
+use crate::auth::{self, Actor, Caller, SignInRefused, Stamp};
 use crate::config::App;
 use crate::error::ApiError;
 use crate::http::response;
@@ -17,8 +19,8 @@ use crate::http::response;
 /// Why a sign-in was refused, as the audit trail says it: a fixed phrase.
 fn refusal(err: &ApiError) -> &'static str {
     match err {
-        ApiError::Unauthorized => "no token",
         ApiError::TokenExpired => "token expired",
+        ApiError::Forbidden(detail) if detail.contains("API keys") => "API-key token",
         ApiError::Forbidden(_) => "no role",
         _ => "token not valid",
     }
@@ -28,20 +30,21 @@ pub async fn sign_in(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "sign-in", async {
         let retention = app.config.audit_retention_days;
-        let operator = match auth::authenticate(app, &req).await {
-            Ok(Caller::Operator(operator)) => operator,
-            Ok(Caller::Key { .. }) => {
-                return Err(ApiError::Forbidden(
-                    "Sign in to the dashboard through your identity provider; API keys are for servers.",
-                ))
-            }
-            // The provider could not be reached: nothing was refused.
-            Err(err @ ApiError::ServiceUnavailable) => return Err(err),
-            Err(err) => {
-                let stamp = Stamp::of(Actor::claimed(""), None, &ctx);
-                let entry = Entry::new(Action::OperatorSignInRefused, stamp).reason(refusal(&err));
+        let operator = match auth::operator_of(app, &req).await {
+            Ok(operator) => operator,
+            // No token at all is no attempt to sign in; and when the
+            // provider cannot be reached, nothing was refused.
+            Err(SignInRefused {
+                error: error @ (ApiError::Unauthorized | ApiError::ServiceUnavailable),
+                ..
+            }) => return Err(error),
+            Err(SignInRefused { error, actor }) => {
+                let actor = actor.unwrap_or_else(|| Actor::claimed(""));
+                let stamp = Stamp::of(actor, None, &ctx);
+                let entry =
+                    Entry::new(Action::OperatorSignInRefused, stamp).reason(refusal(&error));
                 app.store.append_audit(&entry, retention).await?;
-                return Err(err);
+                return Err(error);
             }
         };
         let caller = Caller::Operator(operator.clone());

@@ -25,8 +25,13 @@ impl Actor {
                 // one, the key that bought the token is still who acted.
                 (Scope::ClientAccess, None) | (Scope::ServerAccess, _) => Self(claims.sub.clone()),
             },
-            Caller::Operator(operator) => Self(format!("operator:{}", operator.subject)),
+            Caller::Operator(operator) => Self::operator(&operator.subject),
         }
+    }
+
+    /// The operator whose provider subject is `subject`.
+    pub fn operator(subject: &str) -> Self {
+        Self(format!("operator:{subject}"))
     }
 
     /// An actor that proved nothing (a refused sign-in, a refused key): what

@@ -176,3 +176,37 @@ pub async fn authenticate(app: &App, req: &Request) -> Result<Caller, ApiError> 
         None => Err(ApiError::InvalidToken),
     }
 }
+
+/// Why a sign-in was refused, and who the token named when that much held
+/// (an operator whose token verified but expired or has no role, an API
+/// key's token): what the audit trail records of the attempt.
+#[derive(Debug)]
+pub struct SignInRefused {
+    pub error: ApiError,
+    pub actor: Option<Actor>,
+}
+
+/// For `POST /sign-ins`: the operator the request's token proves. API-key
+/// tokens are refused here (403): keys are for servers.
+pub async fn operator_of(app: &App, req: &Request) -> Result<Operator, SignInRefused> {
+    let refused = |error, actor| SignInRefused { error, actor };
+    let token = bearer(req).map_err(|e| refused(e, None))?;
+    if token::is_ours(token) {
+        return match authenticate(app, req).await {
+            Ok(caller) => Err(refused(
+                ApiError::Forbidden(
+                    "Sign in to the dashboard through your identity provider; API keys are for servers.",
+                ),
+                Some(caller.actor()),
+            )),
+            Err(error) => Err(refused(error, None)),
+        };
+    }
+    let Some(verifier) = &app.operators else {
+        return Err(refused(ApiError::InvalidToken, None));
+    };
+    verifier.check(token).await.map_err(|refusal| {
+        let actor = refusal.subject.as_deref().map(Actor::operator);
+        refused(refusal.error, actor)
+    })
+}

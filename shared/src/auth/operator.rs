@@ -4,8 +4,9 @@
 //! Checked: the signature, with an asymmetric algorithm only and a key of
 //! the issuer's JWKS named by the token's `kid`; `iss` exactly; the
 //! audience (`aud` holds our client, or, for a Cognito access token, which
-//! has no `aud`, `client_id` is it); `exp` and `nbf` (30 s of leeway for
-//! clocks); and a role in the configured role claim.
+//! has no `aud`, `client_id` is it; with several audiences, `azp` is it);
+//! `exp` and `nbf` (30 s of leeway for clocks); and a role in the
+//! configured role claim. Keys marked for encryption are not used.
 //!
 //! The JWKS is fetched once per instance and kept. A token naming a key we
 //! do not hold makes us fetch it again, at most once every
@@ -14,14 +15,14 @@
 //! after an hour it is fetched again anyway, so a withdrawn key stops
 //! working.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
+use tokio::sync::Notify;
 
 use super::Role;
 use crate::error::ApiError;
@@ -42,6 +43,29 @@ pub struct Oidc {
     pub min_refresh: Duration,
 }
 
+/// Why an operator's token was refused, and, when its signature, issuer
+/// and audience held, whom it names.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub subject: Option<String>,
+}
+
+impl Refusal {
+    fn invalid() -> Self {
+        ApiError::InvalidToken.into()
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            subject: None,
+        }
+    }
+}
+
 /// A person signed in through the identity provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -51,6 +75,9 @@ pub struct Operator {
     pub name: Option<String>,
     pub role: Role,
 }
+
+/// How long a fetch of the provider's keys may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long fetched keys are trusted without a fetch.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -76,7 +103,33 @@ const ALGORITHMS: [Algorithm; 9] = [
 #[derive(Debug, Default)]
 struct Keys {
     set: Option<JwkSet>,
+    /// When the set was last fetched.
     fetched: Option<Instant>,
+    /// When a fetch was last begun, whatever came of it.
+    attempted: Option<Instant>,
+    /// Whether a fetch is under way.
+    fetching: bool,
+}
+
+/// Marks the fetch under way as over when dropped, and wakes the requests
+/// waiting for it: also when the request is dropped (a Lambda timeout), so
+/// a fetch never stays "under way" for good.
+struct Fetching<'a> {
+    keys: &'a Mutex<Keys>,
+    done: &'a Notify,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.fetching = false;
+        }
+        self.done.notify_waiters();
+    }
+}
+
+fn poisoned() -> ApiError {
+    ApiError::internal("the operators' key cache lock is poisoned")
 }
 
 /// Checks operators' tokens; one per instance, its keys shared by clones.
@@ -85,6 +138,8 @@ pub struct OperatorVerifier {
     oidc: Oidc,
     http: reqwest::Client,
     keys: Arc<Mutex<Keys>>,
+    /// Wakes the requests waiting for a fetch under way.
+    fetched: Arc<Notify>,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +153,7 @@ impl OperatorVerifier {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(5))
+            .timeout(FETCH_TIMEOUT)
             .user_agent("users-api-oidc/1")
             .build()
             .map_err(|e| ApiError::internal_from("building the JWKS client", e))?;
@@ -106,6 +161,7 @@ impl OperatorVerifier {
             oidc,
             http,
             keys: Arc::new(Mutex::new(Keys::default())),
+            fetched: Arc::new(Notify::new()),
         })
     }
 
@@ -117,49 +173,66 @@ impl OperatorVerifier {
     /// expired token, `InvalidToken` for every other defect, and 403 for a
     /// valid token that names no role of ours.
     pub async fn verify(&self, token: &str) -> Result<Operator, ApiError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::InvalidToken)?;
+        self.check(token).await.map_err(|refusal| refusal.error)
+    }
+
+    /// [`OperatorVerifier::verify`], saying also, of a refused token whose
+    /// signature, issuer and audience held (expired, or with no role), whom
+    /// it names: a refused sign-in is then recorded as that operator's.
+    pub async fn check(&self, token: &str) -> Result<Operator, Refusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::invalid())?;
         if header.crit.is_some() || !ALGORITHMS.contains(&header.alg) {
-            return Err(ApiError::InvalidToken);
+            return Err(Refusal::invalid());
         }
-        let kid = header.kid.ok_or(ApiError::InvalidToken)?;
-        let key = self.key(&kid, header.alg).await?;
+        let kid = header.kid.ok_or_else(Refusal::invalid)?;
+        let key = self.key(&kid, header.alg).await.map_err(Refusal::from)?;
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
+        // Expiry is judged below, once the token is known to be genuine and
+        // ours, so that an expired one still says whom it names.
+        validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_issuer(&[self.oidc.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let claims = match jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation) {
-            Ok(data) => data.claims,
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature
-                ) =>
-            {
-                return Err(ApiError::TokenExpired)
-            }
-            Err(_) => return Err(ApiError::InvalidToken),
-        };
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|_| Refusal::invalid())?
+            .claims;
         if !self.for_us(&claims) {
-            return Err(ApiError::InvalidToken);
+            return Err(Refusal::invalid());
         }
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let subject = text("sub")
             .filter(|s| !s.is_empty() && s.len() <= 255)
-            .ok_or(ApiError::InvalidToken)?;
+            .ok_or_else(Refusal::invalid)?;
+        let refused = |error| Refusal {
+            error,
+            subject: Some(subject.clone()),
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp.saturating_add(LEEWAY_SECONDS as i64) > now => {}
+            Some(_) => return Err(refused(ApiError::TokenExpired)),
+            None => return Err(Refusal::invalid()),
+        }
         let role = match claims.get(&self.oidc.role_claim) {
             Some(Value::String(one)) => Role::highest([one.as_str()]),
             Some(Value::Array(many)) => Role::highest(many.iter().filter_map(Value::as_str)),
             _ => None,
         }
-        .ok_or(ApiError::Forbidden(
-            "You are signed in, but your account has no role here (admin, editor or viewer).",
-        ))?;
+        .ok_or_else(|| {
+            refused(ApiError::Forbidden(
+                "You are signed in, but your account has no role here (admin, editor or viewer).",
+            ))
+        })?;
+        // An email the provider has not verified may be anyone's (some
+        // providers let users edit it): it never names the actor.
+        let verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+            || claims.get("email_verified").and_then(Value::as_str) == Some("true");
         Ok(Operator {
             subject,
-            email: text("email"),
-            name: text("name"),
+            email: text("email").filter(|_| verified),
+            name: text("name").or_else(|| text("preferred_username")),
             role,
         })
     }
@@ -171,22 +244,47 @@ impl OperatorVerifier {
         let ours = self.oidc.audience.as_str();
         match claims.get("aud") {
             Some(Value::String(aud)) => aud == ours,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(ours)),
+            // Several audiences: OpenID Connect's `azp` must then name us as
+            // the party the token was issued to.
+            Some(Value::Array(auds)) => {
+                auds.iter().any(|a| a.as_str() == Some(ours))
+                    && (auds.len() == 1 || claims.get("azp").and_then(Value::as_str) == Some(ours))
+            }
             Some(_) => false,
             None => claims.get("client_id").and_then(Value::as_str) == Some(ours),
         }
     }
 
     /// The decoding key `kid` names, fetching the JWKS when we lack it.
+    ///
+    /// The lock over the keys is never held across a fetch: a request whose
+    /// key is held never waits for one. One fetch at a time, and attempts
+    /// (failed ones too) at most once every `min_refresh`, so neither
+    /// unknown `kid`s nor a provider that errors make us hammer it.
     async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, ApiError> {
-        let mut keys = self.keys.lock().await;
-        let stale = keys.fetched.is_none_or(|at| at.elapsed() >= KEYS_MAX_AGE);
-        let known = keys.set.as_ref().is_some_and(|set| set.find(kid).is_some());
-        let may_fetch = keys
-            .fetched
-            .is_none_or(|at| at.elapsed() >= self.oidc.min_refresh);
-        if stale || (!known && may_fetch) {
-            match self.fetch().await {
+        let (held, fetch, in_flight) = {
+            let mut keys = self.keys.lock().map_err(|_| poisoned())?;
+            let held = keys.set.as_ref().and_then(|set| set.find(kid)).cloned();
+            let stale = keys.fetched.is_none_or(|at| at.elapsed() >= KEYS_MAX_AGE);
+            let may_attempt = !keys.fetching
+                && keys
+                    .attempted
+                    .is_none_or(|at| at.elapsed() >= self.oidc.min_refresh);
+            let fetch = (stale || held.is_none()) && may_attempt;
+            if fetch {
+                keys.fetching = true;
+                keys.attempted = Some(Instant::now());
+            }
+            (held, fetch, keys.fetching)
+        };
+        let jwk = if fetch {
+            let fetching = Fetching {
+                keys: &self.keys,
+                done: &self.fetched,
+            };
+            let fetched = self.fetch().await;
+            let mut keys = self.keys.lock().map_err(|_| poisoned())?;
+            match fetched {
                 Ok(set) => {
                     keys.set = Some(set);
                     keys.fetched = Some(Instant::now());
@@ -197,12 +295,30 @@ impl OperatorVerifier {
                 }
                 Err(err) => return Err(err),
             }
+            let jwk = keys.set.as_ref().and_then(|set| set.find(kid)).cloned();
+            drop(keys);
+            // Only now, with what it brought in place, is the fetch over.
+            drop(fetching);
+            jwk
+        } else if held.is_none() {
+            // Another request is fetching: what it brings may hold this key.
+            if in_flight {
+                self.wait_for_fetch().await?;
+            }
+            let keys = self.keys.lock().map_err(|_| poisoned())?;
+            match &keys.set {
+                // No key at all yet, and the fetch failed: the fault is not
+                // the token's.
+                None => return Err(ApiError::ServiceUnavailable),
+                Some(set) => set.find(kid).cloned(),
+            }
+        } else {
+            held
+        };
+        let jwk = jwk.ok_or(ApiError::InvalidToken)?;
+        if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+            return Err(ApiError::InvalidToken);
         }
-        let jwk = keys
-            .set
-            .as_ref()
-            .and_then(|set| set.find(kid))
-            .ok_or(ApiError::InvalidToken)?;
         // The key must be an asymmetric key of the token's algorithm family,
         // and, if it names an algorithm, exactly the token's.
         let family_fits = match &jwk.algorithm {
@@ -229,7 +345,22 @@ impl OperatorVerifier {
         if !family_fits || !alg_fits {
             return Err(ApiError::InvalidToken);
         }
-        DecodingKey::from_jwk(jwk).map_err(|_| ApiError::InvalidToken)
+        DecodingKey::from_jwk(&jwk).map_err(|_| ApiError::InvalidToken)
+    }
+
+    /// Waits for the fetch under way to end (at most as long as a fetch may
+    /// take), so that requests arriving together with an unknown key all
+    /// use what the one fetch brings.
+    async fn wait_for_fetch(&self) -> Result<(), ApiError> {
+        let done = self.fetched.notified();
+        tokio::pin!(done);
+        // Registered before looking, so an end in between is not missed.
+        done.as_mut().enable();
+        if !self.keys.lock().map_err(|_| poisoned())?.fetching {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(FETCH_TIMEOUT, done).await;
+        Ok(())
     }
 
     /// The provider's JWKS: from `OIDC_JWKS_URL`, or through discovery,

@@ -7,6 +7,11 @@
 //! count, so at most [`MAX_API_KEYS`] are active whatever runs at once;
 //! revoked keys stay (listed, and refused) with their `revokedAt`.
 //!
+//! Revoked keys pile up without bound, so keys are listed a page at a time,
+//! newest first: each key's item also carries its creation time as the sort
+//! key of the table's date-ordered local index ([`keys::API_KEYS_BY_TIME`]),
+//! written by the put that creates it; a page is one Query of that index.
+//!
 //! Creations and revocations are stamped (who, which request, from where),
 //! so the table's stream carries who made each change to the audit trail.
 //! The `lastUsedAt` write is not: it is no one's change, and leaves the
@@ -21,10 +26,10 @@ use aws_sdk_dynamodb::types::{
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::attrs::{self, key, n, s, text, Item};
+use super::attrs::{self, key, s, text, Item};
 use super::expr::{Cond, Expr, Update};
 use super::retry::Reason;
-use super::{Store, CAPACITY};
+use super::{Position, Store, CAPACITY};
 use crate::auth::{Actor, ApiKey, ApiKeyRecord, KeyState, MAX_API_KEYS};
 use crate::error::ApiError;
 use crate::keys;
@@ -41,7 +46,6 @@ const CREATED_AT: &str = "createdAt";
 const EXPIRES_AT: &str = "expiresAt";
 const REVOKED_AT: &str = "revokedAt";
 const LAST_USED_AT: &str = "lastUsedAt";
-const COUNT: &str = "n";
 
 // The 409's text names the limit, and cannot be formatted (it is static).
 const _: () = assert!(MAX_API_KEYS == 100);
@@ -59,6 +63,14 @@ const RECORD: &[&str] = &[
     REVOKED_AT,
     LAST_USED_AT,
 ];
+
+/// A page of keys, newest first, and where the next page starts (`None`
+/// when this is the last).
+#[derive(Debug, Clone)]
+pub struct ApiKeyPage {
+    pub keys: Vec<ApiKeyRecord>,
+    pub next: Option<Position>,
+}
 
 /// How often at most `lastUsedAt` is written per key: a key that buys a
 /// token a second costs one write a minute, not one a second.
@@ -118,30 +130,6 @@ fn stored_time(at: OffsetDateTime) -> Result<String, ApiError> {
 }
 
 impl Store {
-    /// The transaction's change of the active keys' count by `delta`: an
-    /// increase only while there is room for it.
-    fn api_key_count_change(&self, delta: i64) -> Result<TransactUpdate, ApiError> {
-        let mut e = Expr::default();
-        let mut update = Update::default();
-        update.add(COUNT, n(delta));
-        let update = e.update(&update);
-        let mut count = TransactUpdate::builder()
-            .table_name(&self.table)
-            .set_key(Some(count_key()))
-            .update_expression(update);
-        if delta > 0 {
-            let room = e.condition(&Cond::Or(vec![
-                Cond::NotExists(COUNT),
-                Cond::Lt(COUNT, n(MAX_API_KEYS as i64 - delta + 1)),
-            ]));
-            count = count.condition_expression(room);
-        }
-        Ok(count
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()?)
-    }
-
     /// Records a new key (its digest, never the key) and counts it, in one
     /// transaction: 409 when [`MAX_API_KEYS`] keys are active. `created_by`
     /// (and its readable name) say who asked: an operator, or the tool that
@@ -175,6 +163,10 @@ impl Store {
             item.insert(CREATED_BY_NAME.into(), s(by));
         }
         item.insert(CREATED_AT.into(), s(&record.created_at));
+        item.insert(
+            keys::API_KEYS_BY_TIME.sk.into(),
+            s(keys::api_key_time_key(&record.created_at, &record.id)),
+        );
         if let Some(at) = expires_at {
             item.insert(EXPIRES_AT.into(), s(stored_time(at)?));
         }
@@ -199,7 +191,7 @@ impl Store {
         let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder()
-                .update(self.api_key_count_change(1)?)
+                .update(self.count_change(count_key(), 1, MAX_API_KEYS as u64)?)
                 .build(),
         ];
         // One token per call, which the SDK's retries of it share: a retry
@@ -276,22 +268,25 @@ impl Store {
         record_of(&item).map(Some)
     }
 
-    /// Every key, active, expired and revoked, newest first: one Query of
-    /// their partition (read on, page after page, if it ever outgrows one).
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, ApiError> {
-        let mut e = Expr::default();
-        let condition = e.condition(&Cond::And(vec![
+    /// A page of at most `limit` keys, active, expired and revoked, newest
+    /// first, from `from`: one strongly consistent Query of
+    /// [`keys::API_KEYS_BY_TIME`] (`limit + 1` keys, so whether another page
+    /// exists is known), however many revoked keys the partition holds.
+    pub async fn list_api_keys(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<ApiKeyPage, ApiError> {
+        let index = keys::API_KEYS_BY_TIME.as_index();
+        let condition = Cond::And(vec![
             Cond::eq(keys::PK, keys::API_KEYS_PK),
-            Cond::BeginsWith(keys::SK, keys::API_KEY_PREFIX.to_owned()),
-        ]));
-        let items = self.query_all(self.consistent_query(&e, condition)).await?;
-        let mut records = items.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
-        records.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(records)
+            Cond::BeginsWith(index.sk, keys::API_KEY_PREFIX.to_owned()),
+        ]);
+        let (items, next) = self
+            .newest_first(index, &condition, true, from, limit)
+            .await?;
+        let keys = items.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
+        Ok(ApiKeyPage { keys, next })
     }
 
     /// Revokes the key `id` and uncounts it, in one transaction, stamped:
@@ -324,7 +319,7 @@ impl Store {
         let items = vec![
             TransactWriteItem::builder().update(revoke).build(),
             TransactWriteItem::builder()
-                .update(self.api_key_count_change(-1)?)
+                .update(self.count_change(count_key(), -1, MAX_API_KEYS as u64)?)
                 .build(),
         ];
         // One token for every send of this revocation: a retry of one that

@@ -51,6 +51,12 @@ pub(crate) const CORRELATION_ID: &str = "correlationId";
 pub(crate) const ACTOR_NAME: &str = "actorName";
 pub(crate) const SOURCE_IP: &str = "sourceIp";
 pub(crate) const USER_AGENT: &str = "userAgent";
+/// On a tombstone (a profile's or a connection's): the stamp of the request
+/// that began the deletion, a map with the five stamp attributes above
+/// (those the stamp has), written once (`if_not_exists`). The stamp beside
+/// it is restamped by every repeated DELETE; this one is not, so the
+/// deletion's event and its audit entry name the first deleter.
+pub(crate) const DELETED_BY: &str = "deletedBy";
 /// On a tombstoned profile: what its deletion has removed so far, by kind.
 /// The profile's last image, in the stream's REMOVE record, carries the
 /// totals: the deletion receipt.

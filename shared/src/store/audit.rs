@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::attrs::{self, key, n, s, text, Item};
-use super::expr::{Cond, Expr};
-use super::{Position, Store, CAPACITY};
+use super::expr::Cond;
+use super::{Position, Store};
 use crate::audit::{self, AuditFilter, AuditPage, Entry, Record};
 use crate::error::ApiError;
 use crate::keys::{self, Index, AUDIT_BY_ACTOR, AUDIT_BY_TIME, AUDIT_BY_USER, AUDIT_FEED};
@@ -168,15 +168,6 @@ fn key_condition(filter: &AuditFilter) -> (Index, Cond) {
     (index, Cond::And(terms))
 }
 
-fn position_of(index: Index, item: &Item) -> Position {
-    Position::After([
-        text(item, keys::PK).to_owned(),
-        text(item, keys::SK).to_owned(),
-        text(item, index.pk).to_owned(),
-        text(item, index.sk).to_owned(),
-    ])
-}
-
 impl Store {
     /// Adds an entry, never replacing one: one conditional PutItem, kept
     /// `retention_days`. An entry already recorded (the same stream record
@@ -202,47 +193,9 @@ impl Store {
         limit: usize,
     ) -> Result<AuditPage, ApiError> {
         let (index, condition) = key_condition(filter);
-        let start = match from {
-            Position::Start => None,
-            Position::Done => {
-                return Ok(AuditPage {
-                    entries: Vec::new(),
-                    next: None,
-                })
-            }
-            Position::After(values) => Some(
-                [keys::PK, keys::SK, index.pk, index.sk]
-                    .into_iter()
-                    .zip(values)
-                    .map(|(name, value)| (name.to_owned(), s(value)))
-                    .collect::<Item>(),
-            ),
-        };
-        let mut e = Expr::default();
-        let key_condition = e.condition(&condition);
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression(key_condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(CAPACITY)
-            .send()
+        let (items, next) = self
+            .newest_first(index, &condition, false, from, limit)
             .await?;
-        self.meter.record(output.consumed_capacity());
-        let mut items = output.items.unwrap_or_default();
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|item| position_of(index, item))
-        } else {
-            // Fewer than asked for: the partition (or the range) is done.
-            None
-        };
         let entries = items.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
         Ok(AuditPage { entries, next })
     }

@@ -1,7 +1,8 @@
 //! Deleting a connection with its accounts and their transactions, in
 //! phases that an interruption cannot leave an orphan between:
 //!
-//! 1. The connection is tombstoned, with the caller's stamp, if no ingest
+//! 1. The connection is tombstoned, with the caller's stamp (and the first
+//!    caller's, kept once in `deletedBy`: what its deletion names), if no ingest
 //!    holds it (else 409): from here it, its accounts and its transactions
 //!    are gone for every reader, and no ingest of it can start.
 //! 2. Every transaction of its accounts is deleted.
@@ -96,8 +97,12 @@ impl Store {
             .build()?;
         let mut mark = Update::default();
         mark.set_if_absent(attrs::DELETED_AT, s(crate::clock::now()));
-        // Who deleted the connection, in the tombstone's own write.
+        // Who deleted the connection, in the tombstone's own write: the
+        // stamp (a repeated call's caller replaces it) and `deletedBy`,
+        // the first deleter's, kept once, which the deletion's event and
+        // audit entry name (see `Store::stamp_deleter`).
         self.stamp_update(&mut mark);
+        self.stamp_deleter(&mut mark);
         let mut e = Expr::default();
         let update = e.update(&mark);
         let free = e.condition(&Cond::And(vec![

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    WriteRequest,
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 
 use super::attrs::{self, is_tombstone, key, n, s, text, Item};
@@ -191,10 +191,13 @@ impl Store {
         for attr in INDEX_ATTRIBUTES {
             update.remove(attr);
         }
-        // Who deleted the user, in the same write; a repeated DELETE, a
-        // write too, stamps its own caller. The purge that follows leaves
-        // the stamp alone, so the profile's last image names the caller.
+        // Who deleted the user, in the same write: the stamp, which a
+        // repeated DELETE (a write too) replaces with its own caller's, and
+        // `deletedBy`, which keeps the first deleter's. The purge that
+        // follows leaves both alone, so the profile's last image (the
+        // REMOVE record) names the first deleter, whoever repeated it.
         self.stamp_update(&mut update);
+        self.stamp_deleter(&mut update);
         let mut condition = vec![Cond::Exists(keys::PK)];
         if let Some(expected) = if_match {
             condition.push(Cond::Eq(attrs::VERSION, n(expected)));
@@ -245,6 +248,26 @@ impl Store {
             }
         }
         Err(ApiError::ServiceUnavailable)
+    }
+
+    /// Adds to a tombstone's update the deleter's stamp, kept once: the
+    /// map `deletedBy` (the stamp's attributes, as the item's own stamp
+    /// spells them), set only if the item has none yet. A deletion can be
+    /// repeated (a DELETE answered 202, or cut short, is repeated until it
+    /// finishes, and anyone allowed to delete may repeat it), and each
+    /// repeat restamps the item, so the stamp alone would name the last
+    /// repeater; the deletion's event and audit entry read `deletedBy`
+    /// instead (`store::events`), and name who began it.
+    ///
+    /// A store without a stamp (purge tooling, tests) writes none: its
+    /// deletion is named by the item's stamp, as before, and a later
+    /// stamped repeat then records itself.
+    pub(super) fn stamp_deleter(&self, update: &mut Update) {
+        if self.stamp.is_some() {
+            let mut deleter = Item::new();
+            self.stamp_item(&mut deleter);
+            update.set_if_absent(attrs::DELETED_BY, AttributeValue::M(deleter));
+        }
     }
 
     /// The deletion under way of this user, if there is one: read again, so

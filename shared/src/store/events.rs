@@ -11,6 +11,10 @@
 //! | profile | `user.created` | `user.updated`, naming the user's fields whose values differ; nothing when none does, or when either image is a tombstone (the deletion has begun, not finished) | `user.deleted`, with the deletion receipt from the old image's counters |
 //! | connection | `connection.created` | `connection.updated` when a field of the connection differs or an ingest took it (a refresh); nothing for a lease released or a tombstone | `connection.deleted` |
 //!
+//! An event's actor and correlation id are the image's stamp; a deletion's
+//! are the tombstone's `deletedBy`, the stamp of the request that began it,
+//! which a repeated DELETE does not replace (see `Store::stamp_deleter`).
+//!
 //! **Recording** is one conditional PutItem per event, keyed on the stream
 //! record's id: a redelivered record, or a batch retried, is refused by the
 //! condition and counted as done, so an event is never recorded twice.
@@ -25,9 +29,18 @@
 //!
 //! | item | INSERT | MODIFY | REMOVE |
 //! |---|---|---|---|
-//! | profile, connection | as [`event_of`] decides (`user.created`...), naming the fields set | as [`event_of`] decides, naming the fields whose values differ | as [`event_of`] decides; the tombstone's stamp names the deleter |
-//! | API key (`API_KEYS`, `KEY#<id>`) | `api_key.created` | `api_key.revoked` when `revokedAt` appears; nothing else (`lastUsedAt`) | nothing |
-//! | webhook (`WEBHOOKS`, `WEBHOOK#<id>`) | `webhook.created` | `webhook.secret_rotated` when the secret was replaced by a new one; nothing for a reseal or a disable | `webhook.deleted`: `delete_webhook` stamps the subscription with the deleter first |
+//! | profile, connection | as [`event_of`] decides (`user.created`...), naming the fields set | as [`event_of`] decides, naming the fields whose values differ | as [`event_of`] decides; the tombstone's `deletedBy` (else its stamp) names the first deleter |
+//! | API key (`API_KEYS`, `KEY#<id>`) | `api_key.created` | `api_key.revoked` when `revokedAt` appears; `api_key.updated` for any other change (un-revoked, digest, name, expiry...); nothing for a use alone (`lastUsedAt`) | nothing |
+//! | webhook (`WEBHOOKS`, `WEBHOOK#<id>`) | `webhook.created` | `webhook.secret_rotated` when the secret was replaced by a new one; `webhook.updated` for any other change (url, events, status, a reseal...) | `webhook.deleted`: `delete_webhook` stamps the subscription with the deleter first |
+//!
+//! A MODIFY of a key or a subscription names the attributes whose values
+//! differ (never a value: not the digest's, not a sealed secret's), leaving
+//! out the stamp's own; one that changes the stamp alone (what
+//! `delete_webhook` writes before its delete) changes nothing and makes no
+//! entry. Its actor is the new image's stamp when the stamp's correlation
+//! id changed (a request stamped it), else `system`: no request made it
+//! (a disable after a 410, a reseal), and the stamp left on the item names
+//! whoever wrote it before.
 //!
 //! A change whose image has no stamp is still an entry, by `unattributed`;
 //! a connection that went with its user is one by `system`.
@@ -207,11 +220,12 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
     // or with an ingest that undid itself, and its stamp names the last
     // ingest's caller, not whoever removed it.
     let went_with_its_user = connection.is_some() && went_with_its_user(change);
+    let stamped = stamp_image(change);
     let stamp = |attr: &str| {
         if went_with_its_user {
             None
         } else {
-            optional_text(image, attr)
+            optional_text(stamped, attr)
         }
     };
     Some(NewEvent {
@@ -228,6 +242,21 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
         sequence: change.sequence.clone(),
         expires_at: at.saturating_add(RETENTION_SECONDS),
     })
+}
+
+/// What holds the stamp that names who made a change: the image's own
+/// attributes, except for the removal of a tombstone that kept its first
+/// deleter's stamp (`deletedBy`, a map of the same attributes): a repeated
+/// DELETE restamps the item, but the deletion is whoever began it.
+fn stamp_image(change: &Change) -> &Item {
+    match change.kind {
+        ChangeKind::Remove => change
+            .old
+            .get(attrs::DELETED_BY)
+            .and_then(|v| v.as_m().ok())
+            .unwrap_or(&change.old),
+        ChangeKind::Insert | ChangeKind::Modify => &change.new,
+    }
 }
 
 /// Whether a connection's removal went with its user (the purge) or with
@@ -288,6 +317,71 @@ fn connection_change(change: &Change) -> Option<EventType> {
 
 /// On an API key's item: when it was revoked (set once, by the revocation).
 const REVOKED_AT: &str = "revokedAt";
+/// On an API key's item: when it last bought a token (`POST /token`, at
+/// most once a minute): a use, not a change of the key.
+const LAST_USED_AT: &str = "lastUsedAt";
+
+/// The stamp's attributes: who wrote an item, not what it holds.
+const STAMP_ATTRIBUTES: [&str; 5] = [
+    attrs::ACTOR,
+    attrs::CORRELATION_ID,
+    attrs::ACTOR_NAME,
+    attrs::SOURCE_IP,
+    attrs::USER_AGENT,
+];
+
+/// The names of the attributes whose values differ between the two images
+/// (present in one only included), in name order, leaving out the keys and
+/// the stamp. Names only: the values (a key's digest, a sealed secret)
+/// never reach an entry.
+fn changed_attributes(old: &Item, new: &Item) -> Vec<String> {
+    let mut names: Vec<String> = old
+        .keys()
+        .chain(new.keys().filter(|name| !old.contains_key(*name)))
+        .filter(|name| ![keys::PK, keys::SK].contains(&name.as_str()))
+        .filter(|name| !STAMP_ATTRIBUTES.contains(&name.as_str()))
+        .filter(|name| old.get(*name) != new.get(*name))
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The entry of a change of an API key or a webhook subscription, as
+/// `action` on the `kind` `id`. A MODIFY names the attributes it changed,
+/// and makes none when all of them are among `uses` (writes that are not
+/// changes, such as a key's `lastUsedAt`) or there are none (the stamp
+/// alone: `delete_webhook`'s, before its REMOVE). Its actor is the new
+/// stamp when a request wrote one (the correlation id changed), else
+/// `system`: a MODIFY that kept the old stamp was made by no request, and
+/// that stamp names the previous writer.
+fn setting_entry(
+    change: &Change,
+    action: AuditAction,
+    kind: &'static str,
+    id: &str,
+    uses: &[&str],
+) -> Option<Entry> {
+    let (old, new) = (&change.old, &change.new);
+    let entry = match change.kind {
+        ChangeKind::Insert => Entry::new(action, stamp_of(new)),
+        ChangeKind::Remove => Entry::new(action, stamp_of(old)),
+        ChangeKind::Modify => {
+            let fields = changed_attributes(old, new);
+            if fields.iter().all(|f| uses.contains(&f.as_str())) {
+                return None;
+            }
+            let restamped = old.get(attrs::CORRELATION_ID) != new.get(attrs::CORRELATION_ID);
+            let stamp = if restamped {
+                stamp_of(new)
+            } else {
+                system_stamp()
+            };
+            Entry::new(action, stamp).fields(fields)
+        }
+    };
+    Some(entry.target(kind, id))
+}
 
 /// Who made a change and from where, as the item's stamp says;
 /// [`audit::UNATTRIBUTED`] when it has none.
@@ -338,9 +432,11 @@ pub fn audit_of(change: &Change) -> Option<Entry> {
             ChangeKind::Modify if !old.contains_key(REVOKED_AT) && new.contains_key(REVOKED_AT) => {
                 AuditAction::ApiKeyRevoked
             }
-            ChangeKind::Modify | ChangeKind::Remove => return None,
+            ChangeKind::Modify => AuditAction::ApiKeyUpdated,
+            // Keys are revoked, never deleted: a removed key buys no token.
+            ChangeKind::Remove => return None,
         };
-        Entry::new(action, stamp_of(image)).target("apiKey", id)
+        setting_entry(change, action, "apiKey", id, &[LAST_USED_AT])?
     } else if let Some(id) = sk
         .strip_prefix(keys::WEBHOOK_PREFIX)
         .filter(|_| pk == keys::WEBHOOKS_PK)
@@ -350,10 +446,10 @@ pub fn audit_of(change: &Change) -> Option<Entry> {
             ChangeKind::Modify if super::webhooks::secret_rotated(old, new) => {
                 AuditAction::WebhookSecretRotated
             }
-            ChangeKind::Modify => return None,
+            ChangeKind::Modify => AuditAction::WebhookUpdated,
             ChangeKind::Remove => AuditAction::WebhookDeleted,
         };
-        Entry::new(action, stamp_of(image)).target("webhook", id)
+        setting_entry(change, action, "webhook", id, &[])?
     } else {
         let made = event_of(change)?;
         let event = &made.event;
@@ -365,7 +461,7 @@ pub fn audit_of(change: &Change) -> Option<Entry> {
         let stamp = if event.connection.is_some() && went_with_its_user(change) {
             system_stamp()
         } else {
-            stamp_of(image)
+            stamp_of(stamp_image(change))
         };
         // The names of the user's or the connection's own fields (the
         // lists that decide whether a change is an event) whose values
@@ -1078,12 +1174,15 @@ mod tests {
         let entry = audit_of(&change(ChangeKind::Modify, used, revoked.clone())).unwrap();
         assert_eq!(entry.action, AuditAction::ApiKeyRevoked);
         assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
+        assert_eq!(entry.fields, [REVOKED_AT]);
+        // A revocation's time rewritten by no request: a change, the system's.
         let mut again = revoked.clone();
         again.insert(REVOKED_AT.into(), s("2026-12-02T00:00:00.000Z"));
-        assert_eq!(
-            audit_of(&change(ChangeKind::Modify, revoked.clone(), again)),
-            None
-        );
+        let entry = audit_of(&change(ChangeKind::Modify, revoked.clone(), again)).unwrap();
+        assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
+        assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
+        assert_eq!(entry.stamp.correlation_id, "");
+        assert_eq!(entry.fields, [REVOKED_AT]);
         assert_eq!(
             audit_of(&change(ChangeKind::Remove, revoked, Item::new())),
             None
@@ -1107,18 +1206,41 @@ mod tests {
         let entry = audit_of(&change(ChangeKind::Modify, hook.clone(), rotated.clone())).unwrap();
         assert_eq!(entry.action, AuditAction::WebhookSecretRotated);
         assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
-        // A reseal (the same secrets under a new key), a disable: nothing.
+        assert_eq!(
+            entry.fields,
+            ["previousSecret", "previousSecretUntil", "secret"]
+        );
+        // A reseal (the same secrets under a new key), a disable: changes
+        // that no request stamped, the system's.
         let mut resealed = rotated.clone();
         resealed.insert("secret".into(), s("sealed-2-anew"));
         resealed.insert("previousSecret".into(), s("sealed-1-anew"));
-        assert_eq!(
-            audit_of(&change(ChangeKind::Modify, rotated.clone(), resealed)),
-            None
-        );
+        let entry = audit_of(&change(ChangeKind::Modify, rotated.clone(), resealed)).unwrap();
+        assert_eq!(entry.action, AuditAction::WebhookUpdated);
+        assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
+        assert_eq!(entry.fields, ["previousSecret", "secret"]);
+        assert!(!format!("{entry:?}").contains("sealed-"));
         let mut disabled = rotated.clone();
         disabled.insert(attrs::STATUS.into(), s("disabled"));
+        disabled.insert("disabledReason".into(), s("gone"));
+        let entry = audit_of(&change(ChangeKind::Modify, rotated.clone(), disabled)).unwrap();
+        assert_eq!(entry.action, AuditAction::WebhookUpdated);
+        assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
+        assert_eq!(entry.fields, ["disabledReason", attrs::STATUS]);
+        // Retargeted by a request: its stamp.
+        let mut retargeted = stamped(rotated.clone(), "operator:mallory", "req-6");
+        retargeted.insert("url".into(), s("https://attacker.example/hook"));
+        retargeted.insert("subscribedEvents".into(), s("user.updated"));
+        let entry = audit_of(&change(ChangeKind::Modify, rotated.clone(), retargeted)).unwrap();
+        assert_eq!(entry.action, AuditAction::WebhookUpdated);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:mallory");
+        assert_eq!(entry.stamp.correlation_id, "req-6");
+        assert_eq!(entry.fields, ["subscribedEvents", "url"]);
+        assert!(!format!("{entry:?}").contains("attacker"));
+        // The deleter's stamp before the REMOVE changes nothing: no entry.
+        let restamped = stamped(rotated.clone(), "operator:zed", "req-5");
         assert_eq!(
-            audit_of(&change(ChangeKind::Modify, rotated.clone(), disabled)),
+            audit_of(&change(ChangeKind::Modify, rotated.clone(), restamped)),
             None
         );
         let deleting = stamped(rotated, "operator:zed", "req-5");
@@ -1136,6 +1258,111 @@ mod tests {
             audit_of(&change(ChangeKind::Insert, Item::new(), attempt)),
             None
         );
+    }
+
+    #[test]
+    fn every_other_change_of_a_key_is_audited_by_name_and_a_use_is_not() {
+        let mut active = key(
+            keys::API_KEYS_PK.to_owned(),
+            keys::api_key_sk("0123456789abcdef"),
+        );
+        active.insert("name".into(), s("billing"));
+        active.insert("digest".into(), s("digest-of-the-real-key"));
+        let active = stamped(active, "operator:ada", "req-1");
+        let mut revoked = stamped(active.clone(), "operator:eve", "req-2");
+        revoked.insert(REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        // Un-revoked, and a digest of someone's choosing, in a write that
+        // left the stamp as it was: the system's (no request did it).
+        let mut tampered = revoked.clone();
+        tampered.remove(REVOKED_AT);
+        tampered.insert("digest".into(), s("digest-of-the-attackers-key"));
+        let entry = audit_of(&change(ChangeKind::Modify, revoked.clone(), tampered)).unwrap();
+        assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
+        assert_eq!(entry.fields, ["digest", REVOKED_AT]);
+        assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
+        assert_eq!(entry.target.as_ref().unwrap().id, "0123456789abcdef");
+        let text = format!("{entry:?}");
+        assert!(!text.contains("digest-of"), "{text}");
+        // Renamed by a request, used at the same time: both named, its stamp.
+        let mut renamed = stamped(active.clone(), "operator:mallory", "req-3");
+        renamed.insert("name".into(), s("ci"));
+        renamed.insert(LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        let entry = audit_of(&change(ChangeKind::Modify, active.clone(), renamed)).unwrap();
+        assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
+        assert_eq!(entry.fields, [LAST_USED_AT, "name"]);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:mallory");
+        // A use alone, stamped or not, is no change.
+        let mut used = active.clone();
+        used.insert(LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, active.clone(), used.clone())),
+            None
+        );
+        let mut used_again = stamped(used.clone(), "key:0123456789abcdef", "req-4");
+        used_again.insert(LAST_USED_AT.into(), s("2026-12-01T00:05:00.000Z"));
+        assert_eq!(
+            audit_of(&change(ChangeKind::Modify, used, used_again)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_deletion_names_its_first_deleter_whoever_repeated_it() {
+        let user = UserId::new();
+        let deleter = |actor: &str, request: &str| {
+            let map = stamped(Item::new(), actor, request);
+            AttributeValue::M(map)
+        };
+        // The first DELETE's tombstone, then a repeat that restamped it but
+        // kept `deletedBy`.
+        let mut tombstone = stamped(
+            profile(&user, &[(attrs::EMAIL, "g@hooli.com")]),
+            "key:repeater",
+            "req-repeat",
+        );
+        tombstone.insert(attrs::DELETED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        tombstone.insert(
+            attrs::DELETED_BY.into(),
+            deleter("operator:editor", "req-delete"),
+        );
+        let removed = change(ChangeKind::Remove, tombstone.clone(), Item::new());
+        let event = event_of(&removed).unwrap();
+        assert_eq!(event.event.kind, EventType::USER_DELETED);
+        assert_eq!(event.event.actor.as_deref(), Some("operator:editor"));
+        assert_eq!(event.event.correlation_id.as_deref(), Some("req-delete"));
+        let entry = audit_of(&removed).unwrap();
+        assert_eq!(entry.action, AuditAction::UserDeleted);
+        assert_eq!(entry.stamp.actor.as_str(), "operator:editor");
+        assert_eq!(entry.stamp.correlation_id, "req-delete");
+        assert_eq!(entry.stamp.name.as_deref(), Some("ada@example.test"));
+        assert_eq!(entry.stamp.source_ip.as_deref(), Some("192.0.2.1"));
+        // `deletedBy` names the deleter of a removal only.
+        let mut updated = tombstone.clone();
+        updated.remove(attrs::DELETED_AT);
+        updated.insert(attrs::EMAIL.into(), s("new@hooli.com"));
+        let mut before = updated.clone();
+        before.insert(attrs::EMAIL.into(), s("old@hooli.com"));
+        let entry = audit_of(&change(ChangeKind::Modify, before, updated)).unwrap();
+        assert_eq!(entry.stamp.actor.as_str(), "key:repeater");
+
+        // The same for a connection deleted on its own.
+        let mut conn = stamped(
+            connection(&user, "conn-1", "active"),
+            "key:repeater",
+            "req-repeat",
+        );
+        conn.insert(attrs::DELETED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        conn.insert(
+            attrs::DELETED_BY.into(),
+            deleter("operator:editor", "req-delete"),
+        );
+        let removed = change(ChangeKind::Remove, conn, Item::new());
+        let event = event_of(&removed).unwrap();
+        assert_eq!(event.event.kind, EventType::CONNECTION_DELETED);
+        assert_eq!(event.event.actor.as_deref(), Some("operator:editor"));
+        assert_eq!(event.event.correlation_id.as_deref(), Some("req-delete"));
+        let entry = audit_of(&removed).unwrap();
+        assert_eq!(entry.stamp.actor.as_str(), "operator:editor");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod attrs;
 mod audit;
 mod batch;
 mod connections;
+mod counts;
 mod deletion;
 pub mod events;
 pub(crate) mod expr;
@@ -20,6 +21,7 @@ mod search;
 mod users;
 mod webhooks;
 
+pub use api_keys::ApiKeyPage;
 pub use attrs::{is_tombstone, Item};
 pub(crate) use batch::backoff;
 pub use deletion::{wait_for_lease, DeleteProgress, PurgePass, Removed, Tombstone};
@@ -40,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Stamp;
 use crate::error::ApiError;
-use crate::keys;
+use crate::keys::{self, Index};
 use attrs::s;
 use expr::{Cond, Expr, Update};
 
@@ -275,6 +277,82 @@ impl Store {
                 return Ok(items);
             }
         }
+    }
+}
+
+/// Where a read of `index` stands after `item` (an item of the index, or
+/// DynamoDB's LastEvaluatedKey of a read of it): its keys in the table and
+/// in the index. A local index's partition key is the table's, named twice.
+fn position_of(index: Index, item: &Item) -> Position {
+    Position::After([
+        attrs::text(item, keys::PK).to_owned(),
+        attrs::text(item, keys::SK).to_owned(),
+        attrs::text(item, index.pk).to_owned(),
+        attrs::text(item, index.sk).to_owned(),
+    ])
+}
+
+/// The ExclusiveStartKey of a read of `index` that resumes at `values`
+/// (laid out as [`position_of`] lays them out).
+fn start_key(index: Index, values: [String; 4]) -> Item {
+    [keys::PK, keys::SK, index.pk, index.sk]
+        .into_iter()
+        .zip(values)
+        .map(|(name, value)| (name.to_owned(), s(value)))
+        .collect()
+}
+
+impl Store {
+    /// A page of at most `limit` items of `index` matching `key_condition`,
+    /// newest first (the index's sort key read backwards), from `from`: one
+    /// Query of `limit + 1` items, so whether another page exists is known.
+    /// DynamoDB also ends a read at 1 MB, saying where it stopped: the page
+    /// is then shorter, and the next one goes on after its last item, so
+    /// nothing is skipped and a request still makes one read. `consistent`
+    /// reads a local index strongly consistent (a global one cannot be).
+    async fn newest_first(
+        &self,
+        index: Index,
+        key_condition: &Cond,
+        consistent: bool,
+        from: Position,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Position>), ApiError> {
+        let start = match from {
+            Position::Start => None,
+            Position::Done => return Ok((Vec::new(), None)),
+            Position::After(values) => Some(start_key(index, values)),
+        };
+        let mut e = Expr::default();
+        let condition = e.condition(key_condition);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .scan_index_forward(false)
+            .set_consistent_read(consistent.then_some(true))
+            .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        self.meter.record(output.consumed_capacity());
+        let cut = output.last_evaluated_key;
+        let mut items = output.items.unwrap_or_default();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|item| position_of(index, item))
+        } else {
+            // A page cut short at 1 MB goes on after its last item (or
+            // where the read stopped); fewer than asked for and nothing
+            // after: the range is done.
+            cut.map(|stopped| position_of(index, items.last().unwrap_or(&stopped)))
+        };
+        Ok((items, next))
     }
 }
 

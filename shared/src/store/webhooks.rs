@@ -28,7 +28,6 @@ const CREATED_DATE: &str = "createdDate";
 const SECRET: &str = "secret";
 const PREVIOUS_SECRET: &str = "previousSecret";
 const PREVIOUS_SECRET_UNTIL: &str = "previousSecretUntil";
-const COUNT: &str = "n";
 const EVENT_ID: &str = "eventId";
 const EVENT_TYPE: &str = "eventType";
 const ATTEMPT: &str = "attempt";
@@ -159,30 +158,6 @@ fn delivery_of(item: &Item) -> Delivery {
 }
 
 impl Store {
-    /// The transaction's change of the subscriptions' count by `delta`: an
-    /// increase only while there is room for it.
-    fn count_change(&self, delta: i64) -> Result<aws_sdk_dynamodb::types::Update, ApiError> {
-        let mut e = Expr::default();
-        let mut update = Update::default();
-        update.add(COUNT, n(delta));
-        let update = e.update(&update);
-        let mut count = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(count_key()))
-            .update_expression(update);
-        if delta > 0 {
-            let room = e.condition(&Cond::Or(vec![
-                Cond::NotExists(COUNT),
-                Cond::Lt(COUNT, n(MAX_SUBSCRIPTIONS as i64 - delta + 1)),
-            ]));
-            count = count.condition_expression(room);
-        }
-        Ok(count
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()?)
-    }
-
     /// Creates a subscription and counts it, in one transaction: refused
     /// with 409 when [`MAX_SUBSCRIPTIONS`] exist.
     pub async fn create_webhook(&self, sub: &Subscription) -> Result<(), ApiError> {
@@ -196,7 +171,7 @@ impl Store {
             .condition_expression(absent)
             .set_expression_attribute_names(put_e.names())
             .build()?;
-        let count = self.count_change(1)?;
+        let count = self.count_change(count_key(), 1, MAX_SUBSCRIPTIONS)?;
         let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(count).build(),
@@ -294,7 +269,7 @@ impl Store {
                 .set_expression_attribute_names(delete_e.names())
                 .set_expression_attribute_values(delete_e.values())
                 .build()?;
-            let count = self.count_change(-1)?;
+            let count = self.count_change(count_key(), -1, MAX_SUBSCRIPTIONS)?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
                 TransactWriteItem::builder().update(count).build(),

@@ -100,17 +100,7 @@ impl World {
             .await;
         assert_eq!(webhook.status, 201, "{:#}", webhook.body);
         let key = ApiKey::generate();
-        env.app
-            .store
-            .add_api_key(
-                &key,
-                "properties",
-                &shared::auth::Actor::claimed("tests"),
-                None,
-                None,
-            )
-            .await
-            .expect("an API key");
+        env.add_key(&key, "properties").await;
         let id = |text: &str| UserId::parse(text).expect("a user id");
         Self {
             ids: Ids {
