@@ -71,9 +71,6 @@ pub struct Config {
     /// `OIDC_ROLE_CLAIM`, `OIDC_JWKS_URL`); without an issuer, only API-key
     /// tokens are accepted.
     pub oidc: Option<Oidc>,
-    /// The dashboard's client id at the provider (`OIDC_CLIENT_ID`, by
-    /// default the audience).
-    pub oidc_client_id: Option<String>,
     /// How long an instance trusts what it read of an API key
     /// (`KEY_CHECK_SECONDS`, default 60): the bound on how long a revoked
     /// key's tokens keep working.
@@ -137,15 +134,10 @@ impl Config {
                 )?),
             }),
         };
-        let oidc_client_id = var("OIDC_CLIENT_ID")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .or_else(|| oidc.as_ref().map(|o| o.audience.clone()));
         let key_check = Duration::from_secs(number(&var, "KEY_CHECK_SECONDS", 60)?);
         let audit_retention_days = number(&var, "AUDIT_RETENTION_DAYS", 2557)?.max(1);
         Ok(Self {
             oidc,
-            oidc_client_id,
             key_check,
             audit_retention_days,
             table_name,

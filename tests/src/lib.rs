@@ -194,7 +194,6 @@ impl TestEnv {
             webhook_queue_url: None,
             webhook_targets: shared::webhook::target::TargetPolicy { local: true },
             oidc: None,
-            oidc_client_id: None,
             // An hour, so that a test reads the test key once (below) and
             // never again: request counts stay those of the operation.
             key_check: Duration::from_secs(3600),
@@ -308,6 +307,8 @@ impl TestEnv {
         if let Some(oidc) = &config.oidc {
             vars.push(("OIDC_ISSUER", oidc.issuer.clone()));
             vars.push(("OIDC_AUDIENCE", oidc.audience.clone()));
+            // The dashboard's client: the audience, as in a deployment.
+            vars.push(("OIDC_CLIENT_ID", oidc.audience.clone()));
             vars.push(("OIDC_ROLE_CLAIM", oidc.role_claim.clone()));
         }
         vars.push(("KEY_CHECK_SECONDS", config.key_check.as_secs().to_string()));

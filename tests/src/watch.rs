@@ -112,13 +112,6 @@ impl Watch {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let config = &env.app.config;
         let mut vars = env.function_env();
-        // The dashboard's own client id, which only the dashboard reads;
-        // the rest of the provider's settings come with the world's.
-        if config.oidc.is_some() && !vars.iter().any(|(name, _)| *name == "OIDC_CLIENT_ID") {
-            if let Some(client_id) = &config.oidc_client_id {
-                vars.push(("OIDC_CLIENT_ID", client_id.clone()));
-            }
-        }
         vars.push(("PUBLIC_BASE_URL", base_url.clone()));
         vars.push((
             "DELETE_BUDGET_MS",

@@ -80,7 +80,6 @@ fn operators_of(idp: &Idp) -> impl FnOnce(&mut Config) + '_ {
             jwks_url: None,
             min_refresh: Duration::from_secs(10),
         });
-        config.oidc_client_id = Some(idp.client_id().to_owned());
     }
 }
 

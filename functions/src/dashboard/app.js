@@ -15,6 +15,9 @@ const SESSION_KEY = "users-dashboard.session";
 const FLOW_KEY = "users-dashboard.sign-in";
 // What to say on return from the provider's sign-out page.
 const NOTICE_KEY = "users-dashboard.notice";
+// Set when the API refused the account the provider signed in (no role
+// here): the next sign-in asks the provider for credentials again.
+const REFUSED_KEY = "users-dashboard.refused";
 const SCOPES = "openid email profile";
 // Roles, lowest first; each can do what those below it can.
 const ROLES = ["viewer", "editor", "admin"];
@@ -171,9 +174,13 @@ async function signOut() {
     const found = await discover();
     if (!found.end_session_endpoint) return;
     const url = new URL(found.end_session_endpoint);
-    url.searchParams.set("id_token_hint", session.token);
-    url.searchParams.set("post_logout_redirect_uri", redirectUri());
+    // No id_token_hint: the ID token is still a working bearer until it
+    // expires, and would be left in the history and the provider's logs.
+    // client_id names the client instead; logout_uri is Cognito's name for
+    // where to come back to.
     url.searchParams.set("client_id", provider.clientId);
+    url.searchParams.set("post_logout_redirect_uri", redirectUri());
+    url.searchParams.set("logout_uri", redirectUri());
     sessionStorage.setItem(NOTICE_KEY, "You have signed out.");
     location.assign(url.toString());
   } catch {
@@ -260,6 +267,10 @@ async function beginSignIn() {
       code_challenge: await challengeOf(flow.verifier),
       code_challenge_method: "S256",
     };
+    // After an account was refused (no role here), ask the provider for
+    // the credentials again rather than its remembered session, so that
+    // another account can be used.
+    if (sessionStorage.getItem(REFUSED_KEY)) params.prompt = "login";
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
     location.assign(url.toString());
   } catch (failure) {
@@ -286,12 +297,13 @@ async function finishSignIn(params) {
   const flow = takeFlow();
   // The code is used once, here: neither a reload nor the history replays it.
   history.replaceState(null, "", location.pathname);
+  if (!flow || !flow.state || params.get("state") !== flow.state) {
+    throw new SignInFailure("This sign-in could not be verified: it was not started from this tab. Sign in again.");
+  }
+  // Only now, for a sign-in this tab started, is the provider's text shown.
   if (params.has("error")) {
     const why = params.get("error_description") || params.get("error");
     throw new SignInFailure(`The identity provider did not sign you in: ${why}.`);
-  }
-  if (!flow || !flow.state || params.get("state") !== flow.state) {
-    throw new SignInFailure("This sign-in could not be verified: it was not started from this tab. Sign in again.");
   }
   const found = await discover();
   let response;
@@ -328,10 +340,12 @@ async function finishSignIn(params) {
   const who = await readJson(answer);
   if (!answer.ok) {
     const failure = new ApiFailure(answer.status, who);
+    if (answer.status === 403) sessionStorage.setItem(REFUSED_KEY, "1");
     throw new SignInFailure(answer.status === 403
-      ? `You are signed in at the identity provider, but may not use the dashboard: ${failure.message}`
+      ? `You are signed in at the identity provider, but may not use the dashboard: ${failure.message} Sign in again to use another account.`
       : `The API did not accept the sign-in: ${failure.message}`);
   }
+  sessionStorage.removeItem(REFUSED_KEY);
   const session = {
     token: tokens.id_token,
     expiresAt: claims.exp * 1000,
@@ -411,6 +425,13 @@ function cell(text, className) {
   const td = document.createElement("td");
   td.textContent = text;
   if (className) td.className = className;
+  return td;
+}
+
+/** Who made an API key: the operator's email (the id in the tooltip), else the id. */
+function createdByCell(key) {
+  const td = cell(key.createdByName || key.createdBy || "—", "created-by");
+  if (key.createdByName && key.createdBy) td.title = key.createdBy;
   return td;
 }
 
@@ -1910,7 +1931,7 @@ function keyRow(key) {
   tr.append(
     name,
     prefix,
-    labelled(cell(key.createdBy || "—", "created-by"), "Created by"),
+    labelled(createdByCell(key), "Created by"),
     labelled(key.createdAt ? timeCell(key.createdAt) : cell("—"), "Created"),
     labelled(key.lastUsedAt ? timeCell(key.lastUsedAt) : cell("Never"), "Last used"),
     labelled(key.expiresAt ? timeCell(key.expiresAt) : cell("Never"), "Expires"),
@@ -2085,7 +2106,7 @@ async function saveKey(event) {
 function confirmRevoke(key) {
   confirmAction({
     title: "Revoke this API key?",
-    text: "Servers using it can no longer buy tokens with it, and the tokens it already bought stop working within a minute. This cannot be undone.",
+    text: "Servers using it can no longer buy tokens with it, and the tokens it already bought stop working within the key-check interval (a minute by default). This cannot be undone.",
     subject: `${key.name}${key.prefix ? ` (${key.prefix}…)` : ""}`,
     action: "Revoke key",
     busyText: "Revoking…",
@@ -2124,7 +2145,6 @@ function auditFiltered() {
 function describeAudit(shown) {
   if (shown === 0) {
     if (audit.next) return "No entries on this page; there may be older ones below.";
-    if (audit.from && audit.to && audit.from > audit.to) return "No entries: Since is after Until.";
     return auditFiltered() ? "No entries match these filters." : "No entries yet.";
   }
   return `${plural(shown, "entry", "entries")}${auditFiltered() ? " matching the filters" : ""}${audit.next ? ", more below" : ""}.`;

@@ -26,7 +26,6 @@ pub const CONFIG_PATH: &str = "/assets/config.json";
 /// `config.json` they make, and the Content-Security-Policy that lets the
 /// page call their identity provider.
 pub struct Dashboard {
-    sign_in: SignIn,
     config: Asset,
     policy: header::HeaderValue,
 }
@@ -38,21 +37,7 @@ impl Dashboard {
         // valid header value; an empty policy would be no policy at all.
         let policy = header::HeaderValue::from_str(&sign_in.content_security_policy())
             .unwrap_or_else(|_| header::HeaderValue::from_static("default-src 'none'"));
-        Self {
-            sign_in,
-            config,
-            policy,
-        }
-    }
-
-    /// The sign-in settings it serves.
-    pub fn sign_in(&self) -> &SignIn {
-        &self.sign_in
-    }
-
-    /// The Content-Security-Policy on every answer.
-    pub fn content_security_policy(&self) -> &str {
-        self.policy.to_str().unwrap_or_default()
+        Self { config, policy }
     }
 
     fn asset(&self, path: &str) -> Option<&Asset> {

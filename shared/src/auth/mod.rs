@@ -97,14 +97,6 @@ impl Caller {
         }))
     }
 
-    /// The operator, if a person is asking.
-    pub fn operator(&self) -> Option<&Operator> {
-        match self {
-            Caller::Operator(operator) => Some(operator),
-            Caller::Key { .. } => None,
-        }
-    }
-
     /// Who acts, as items and the audit trail record it (ids only).
     pub fn actor(&self) -> Actor {
         Actor::of(self)

@@ -165,10 +165,6 @@ impl OperatorVerifier {
         })
     }
 
-    pub fn oidc(&self) -> &Oidc {
-        &self.oidc
-    }
-
     /// The operator a token proves, or why not: `TokenExpired` for an
     /// expired token, `InvalidToken` for every other defect, and 403 for a
     /// valid token that names no role of ours.
