@@ -50,6 +50,9 @@ if [ ! -s "$root/.local/api-key" ]; then
   cargo run --quiet -p infra -- api-key > "$root/.local/api-key"
   chmod 600 "$root/.local/api-key"
   echo "Created a local API key (kept in .local/api-key): $(cat "$root/.local/api-key")"
+else
+  # Kept from before: stored again if the table does not know it.
+  API_KEY_FILE="$root/.local/api-key" cargo run --quiet -p infra -- api-key
 fi
 echo "Operators (sign in to the dashboard; kept in .local/operators.json):"
 print_operators "$IDP_OPERATORS_FILE"

@@ -5,7 +5,9 @@
 //! dead-letter queue (`webhooks-dead`) on the SQS emulator at SQS_ENDPOINT,
 //! as template.yaml declares them, and prints the queue's URL.
 //! `infra api-key`: creates an API key named LABEL (default `make api-key`),
-//! stores its digest, prints the key once.
+//! stores its digest, prints the key once. With API_KEY_FILE (make dev's
+//! `.local/api-key`), stores that key instead when the table lacks it (a
+//! table made before keys were stored as they are now), printing nothing.
 //! `infra seed`: fills it with USERS users (default 50), each with
 //! TRANSACTIONS_PER_USER transactions (default 200).
 
@@ -32,6 +34,9 @@ async fn main() -> ExitCode {
                 infra::table::Stream::Off
             };
             infra::table::create_as(&client, &table, stream).await
+        }
+        "api-key" if std::env::var_os("API_KEY_FILE").is_some() => {
+            return keep_api_key(client, &table).await;
         }
         "api-key" => {
             // Printed once: only its digest is stored.
@@ -145,6 +150,46 @@ async fn create_queues() -> ExitCode {
     match created.await {
         Ok(queues) => {
             println!("{}", queues.url);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stores the key in the file `API_KEY_FILE` names when the table does not
+/// know it, so that `make dev`'s kept key keeps working with a table kept
+/// from before. The key is read from the file, never from the command line.
+async fn keep_api_key(client: aws_sdk_dynamodb::Client, table: &str) -> ExitCode {
+    let path = std::env::var_os("API_KEY_FILE").unwrap_or_default();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => text,
+        _ => {
+            eprintln!("error: API_KEY_FILE names no key");
+            return ExitCode::FAILURE;
+        }
+    };
+    let key = shared::auth::ApiKey::from_text(&text);
+    let store = shared::store::Store::new(client, table.to_owned());
+    let known = match store.presented_api_key(&key).await {
+        Ok(known) => known,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if known.is_some() {
+        return ExitCode::SUCCESS;
+    }
+    let by = shared::auth::Actor::claimed("infra");
+    match store
+        .add_api_key(&key, "make dev", &by, Some("make dev"), None)
+        .await
+    {
+        Ok(_) => {
+            eprintln!("Stored the local API key (.local/api-key) in table {table} again.");
             ExitCode::SUCCESS
         }
         Err(err) => {

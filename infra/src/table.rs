@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -134,9 +135,11 @@ pub async fn create(client: &Client, name: &str) -> Result<(), TableError> {
 /// Everything but the stream is taken from the template; the stream too with
 /// [`Stream::FromTemplate`].
 ///
-/// An existing table of that name is left as it is, except that
-/// [`Stream::FromTemplate`] turns its stream on when it has none: a `make dev`
-/// table kept in `.dynamodb/` from before the poller gets one on its next start.
+/// An existing table of that name is left as it is, except that it gains
+/// the global indexes the template declares and it lacks (one at a time, as
+/// DynamoDB creates them), and [`Stream::FromTemplate`] turns its stream on
+/// when it has none: a `make dev` table kept in `.dynamodb/` from before
+/// gets what the code now reads on its next start.
 pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<(), TableError> {
     let def = definition()?;
     let stream_spec = match (stream, &def.stream_specification) {
@@ -173,7 +176,7 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
             )
             .build()
     };
-    let indexes = def
+    let indexes: Vec<GlobalSecondaryIndex> = def
         .global_secondary_indexes
         .iter()
         .map(|i| {
@@ -204,7 +207,7 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(attributes))
         .set_key_schema(Some(key_schema(&def.key_schema)?))
-        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .set_global_secondary_indexes((!indexes.is_empty()).then(|| indexes.clone()))
         .set_local_secondary_indexes((!local_indexes.is_empty()).then_some(local_indexes))
         .set_stream_specification(stream_spec.clone())
         .send()
@@ -221,6 +224,9 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
         }
     }
     wait_active(client, name).await?;
+    if existed {
+        add_missing_indexes(client, name, &def, indexes).await?;
+    }
     if let (true, Some(spec)) = (existed, stream_spec) {
         if stream_arn(client, name).await?.is_none() {
             client
@@ -248,6 +254,96 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
             .await;
     }
     Ok(())
+}
+
+/// Creates, one at a time, the global indexes of `indexes` that the existing
+/// table `name` lacks, each with its key attributes' definitions.
+async fn add_missing_indexes(
+    client: &Client,
+    name: &str,
+    def: &TableDefinition,
+    indexes: Vec<GlobalSecondaryIndex>,
+) -> Result<(), TableError> {
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    let present: Vec<String> = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_owned))
+        .collect();
+    for index in indexes {
+        if present.iter().any(|p| p == index.index_name()) {
+            continue;
+        }
+        let keys: Vec<&str> = index
+            .key_schema()
+            .iter()
+            .map(|k| k.attribute_name())
+            .collect();
+        let attributes = def
+            .attribute_definitions
+            .iter()
+            .filter(|a| keys.contains(&a.attribute_name.as_str()))
+            .map(|a| {
+                AttributeDefinition::builder()
+                    .attribute_name(&a.attribute_name)
+                    .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                    .build()
+                    .map_err(|e| TableError::Template(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.index_name())
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .map_err(|e| TableError::Template(e.to_string()))?;
+        client
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(attributes))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        wait_index_active(client, name, index.index_name()).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the table's index `index` is active (backfilled).
+async fn wait_index_active(client: &Client, name: &str, index: &str) -> Result<(), TableError> {
+    for _ in 0..600 {
+        let described = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        let active = described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .any(|i| {
+                i.index_name() == Some(index) && i.index_status() == Some(&IndexStatus::Active)
+            });
+        if active {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(TableError::Dynamo(format!(
+        "index {index} of table {name} did not become active in 60 s"
+    )))
 }
 
 /// The ARN of the table's stream, when it has one that is enabled.

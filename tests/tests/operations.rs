@@ -470,3 +470,71 @@ fn functions_log_metrics_to_one_namespace_per_stack_that_the_dashboard_reads() {
         );
     }
 }
+
+/// A `make dev` table kept in `.dynamodb/` from before an index was added
+/// to the template gains it on the next start: the audit trail's indexes,
+/// say, which `GET /audit` reads.
+#[tokio::test]
+async fn a_kept_table_gains_the_indexes_the_template_added_since() {
+    let env = tests::TestEnv::new().await;
+    let client = env.client();
+    let index = shared::keys::AUDIT_BY_USER.name;
+    client
+        .update_table()
+        .table_name(&env.table)
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(index)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let names = |described: aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput| {
+        described
+            .table()
+            .unwrap()
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|i| i.index_name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let describe = || client.describe_table().table_name(&env.table).send();
+    // Deleting an index takes a moment, even locally.
+    let mut gone = false;
+    for _ in 0..100 {
+        if !names(describe().await.unwrap()).contains(&index.to_owned()) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the index was deleted");
+
+    infra::table::create(client, &env.table).await.unwrap();
+    assert!(names(describe().await.unwrap()).contains(&index.to_owned()));
+    // And it works: an entry appended is found through it.
+    let user = shared::user::UserId::new();
+    let ctx = shared::http::request::Context {
+        correlation_id: "req-1".into(),
+        base_url: String::new(),
+        source_ip: None,
+        user_agent: None,
+    };
+    let stamp = shared::auth::Stamp::of(shared::auth::Actor::claimed("tests"), None, &ctx);
+    let entry = shared::audit::Entry::new(shared::audit::Action::UserUpdated, stamp).user(user);
+    env.app.store.append_audit(&entry, 1).await.unwrap();
+    let filter = shared::audit::AuditFilter::parse(&format!("userId.eq('{user}')")).unwrap();
+    let page = env
+        .app
+        .store
+        .list_audit(&filter, shared::store::Position::Start, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.entries.len(), 1);
+}
