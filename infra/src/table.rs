@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex,
     Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableStatus, TimeToLiveSpecification,
+    TableDescription, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -205,7 +205,7 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(attributes))
+        .set_attribute_definitions(Some(attributes.clone()))
         .set_key_schema(Some(key_schema(&def.key_schema)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then(|| indexes.clone()))
         .set_local_secondary_indexes((!local_indexes.is_empty()).then_some(local_indexes))
@@ -225,7 +225,7 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
     }
     wait_active(client, name).await?;
     if existed {
-        add_missing_indexes(client, name, &def, indexes).await?;
+        add_missing_indexes(client, name, &attributes, indexes).await?;
     }
     if let (true, Some(spec)) = (existed, stream_spec) {
         if stream_arn(client, name).await?.is_none() {
@@ -257,22 +257,17 @@ pub async fn create_as(client: &Client, name: &str, stream: Stream) -> Result<()
 }
 
 /// Creates, one at a time, the global indexes of `indexes` that the existing
-/// table `name` lacks, each with its key attributes' definitions.
+/// table `name` lacks, each with its key attributes' definitions (from
+/// `attributes`, the table's).
 async fn add_missing_indexes(
     client: &Client,
     name: &str,
-    def: &TableDefinition,
+    attributes: &[AttributeDefinition],
     indexes: Vec<GlobalSecondaryIndex>,
 ) -> Result<(), TableError> {
-    let described = client
-        .describe_table()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    let present: Vec<String> = described
-        .table()
-        .map(|t| t.global_secondary_indexes())
+    let present: Vec<String> = describe(client, name)
+        .await?
+        .map(|t| t.global_secondary_indexes().to_vec())
         .unwrap_or_default()
         .iter()
         .filter_map(|i| i.index_name().map(str::to_owned))
@@ -286,18 +281,11 @@ async fn add_missing_indexes(
             .iter()
             .map(|k| k.attribute_name())
             .collect();
-        let attributes = def
-            .attribute_definitions
+        let definitions = attributes
             .iter()
-            .filter(|a| keys.contains(&a.attribute_name.as_str()))
-            .map(|a| {
-                AttributeDefinition::builder()
-                    .attribute_name(&a.attribute_name)
-                    .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
-                    .build()
-                    .map_err(|e| TableError::Template(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter(|a| keys.contains(&a.attribute_name()))
+            .cloned()
+            .collect();
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(index.index_name())
             .set_key_schema(Some(index.key_schema().to_vec()))
@@ -307,54 +295,39 @@ async fn add_missing_indexes(
         client
             .update_table()
             .table_name(name)
-            .set_attribute_definitions(Some(attributes))
+            .set_attribute_definitions(Some(definitions))
             .global_secondary_index_updates(
                 GlobalSecondaryIndexUpdate::builder().create(create).build(),
             )
             .send()
             .await
             .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        wait_index_active(client, name, index.index_name()).await?;
+        let wanted = index.index_name().to_owned();
+        wait_until(client, name, &format!("its index {wanted}"), 60, |t| {
+            t.global_secondary_indexes().iter().any(|i| {
+                i.index_name() == Some(wanted.as_str())
+                    && i.index_status() == Some(&IndexStatus::Active)
+            })
+        })
+        .await?;
     }
     Ok(())
 }
 
-/// Waits until the table's index `index` is active (backfilled).
-async fn wait_index_active(client: &Client, name: &str, index: &str) -> Result<(), TableError> {
-    for _ in 0..600 {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        let active = described
-            .table()
-            .map(|t| t.global_secondary_indexes())
-            .unwrap_or_default()
-            .iter()
-            .any(|i| {
-                i.index_name() == Some(index) && i.index_status() == Some(&IndexStatus::Active)
-            });
-        if active {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(TableError::Dynamo(format!(
-        "index {index} of table {name} did not become active in 60 s"
-    )))
-}
-
-/// The ARN of the table's stream, when it has one that is enabled.
-pub async fn stream_arn(client: &Client, name: &str) -> Result<Option<String>, TableError> {
+/// The table's description, `None` when DynamoDB gives none.
+async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, TableError> {
     let described = client
         .describe_table()
         .table_name(name)
         .send()
         .await
         .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    let Some(table) = described.table() else {
+    Ok(described.table)
+}
+
+/// The ARN of the table's stream, when it has one that is enabled.
+pub async fn stream_arn(client: &Client, name: &str) -> Result<Option<String>, TableError> {
+    let Some(table) = describe(client, name).await? else {
         return Ok(None);
     };
     let enabled = table
@@ -367,20 +340,29 @@ pub async fn stream_arn(client: &Client, name: &str) -> Result<Option<String>, T
 }
 
 async fn wait_active(client: &Client, name: &str) -> Result<(), TableError> {
-    for _ in 0..300 {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+    wait_until(client, name, "the table", 30, |t| {
+        t.table_status() == Some(&TableStatus::Active)
+    })
+    .await
+}
+
+/// Polls the table's description every 100 ms until `ready` holds of it,
+/// for at most `seconds`; `what` names what is waited for in the error.
+async fn wait_until(
+    client: &Client,
+    name: &str,
+    what: &str,
+    seconds: u64,
+    ready: impl Fn(&TableDescription) -> bool,
+) -> Result<(), TableError> {
+    for _ in 0..seconds * 10 {
+        if describe(client, name).await?.as_ref().is_some_and(&ready) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(TableError::Dynamo(format!(
-        "table {name} did not become active in 30 s"
+        "table {name}: {what} did not become active in {seconds} s"
     )))
 }
 

@@ -291,11 +291,7 @@ pub struct App {
 
 impl App {
     pub fn new(client: Client, config: Config) -> Self {
-        let operators = config.oidc.clone().and_then(|oidc| {
-            OperatorVerifier::new(oidc)
-                .inspect_err(|err| tracing::error!(error = %crate::error::Chain(err), "oidc: operators' tokens cannot be checked"))
-                .ok()
-        });
+        let operators = config.oidc.clone().map(OperatorVerifier::new);
         Self {
             store: Store::new(client, config.table_name.clone()),
             key_check: KeyCheck::new(config.key_check),

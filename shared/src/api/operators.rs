@@ -16,16 +16,6 @@ use crate::config::App;
 use crate::error::ApiError;
 use crate::http::response;
 
-/// Why a sign-in was refused, as the audit trail says it: a fixed phrase.
-fn refusal(err: &ApiError) -> &'static str {
-    match err {
-        ApiError::TokenExpired => "token expired",
-        ApiError::Forbidden(detail) if detail.contains("API keys") => "API-key token",
-        ApiError::Forbidden(_) => "no role",
-        _ => "token not valid",
-    }
-}
-
 pub async fn sign_in(app: &App, req: Request) -> Response<Body> {
     let ctx = context(app, &req);
     crate::http::respond(&ctx, "sign-in", async {
@@ -38,11 +28,14 @@ pub async fn sign_in(app: &App, req: Request) -> Response<Body> {
                 error: error @ (ApiError::Unauthorized | ApiError::ServiceUnavailable),
                 ..
             }) => return Err(error),
-            Err(SignInRefused { error, actor }) => {
+            Err(SignInRefused {
+                error,
+                actor,
+                reason,
+            }) => {
                 let actor = actor.unwrap_or_else(|| Actor::claimed(""));
                 let stamp = Stamp::of(actor, None, &ctx);
-                let entry =
-                    Entry::new(Action::OperatorSignInRefused, stamp).reason(refusal(&error));
+                let entry = Entry::new(Action::OperatorSignInRefused, stamp).reason(reason);
                 app.store.append_audit(&entry, retention).await?;
                 return Err(error);
             }

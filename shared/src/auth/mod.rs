@@ -176,21 +176,37 @@ pub async fn authenticate(app: &App, req: &Request) -> Result<Caller, ApiError> 
 pub struct SignInRefused {
     pub error: ApiError,
     pub actor: Option<Actor>,
+    /// Why, as the audit trail says it: a fixed phrase.
+    pub reason: &'static str,
+}
+
+/// The audit trail's phrase for an operator's token refused with `error`.
+fn refusal(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::TokenExpired => "token expired",
+        ApiError::Forbidden(_) => "no role",
+        _ => "token not valid",
+    }
 }
 
 /// For `POST /sign-ins`: the operator the request's token proves. API-key
 /// tokens are refused here (403): keys are for servers.
 pub async fn operator_of(app: &App, req: &Request) -> Result<Operator, SignInRefused> {
-    let refused = |error, actor| SignInRefused { error, actor };
+    let refused = |error, actor| SignInRefused {
+        reason: refusal(&error),
+        error,
+        actor,
+    };
     let token = bearer(req).map_err(|e| refused(e, None))?;
     if token::is_ours(token) {
         return match authenticate(app, req).await {
-            Ok(caller) => Err(refused(
-                ApiError::Forbidden(
+            Ok(caller) => Err(SignInRefused {
+                error: ApiError::Forbidden(
                     "Sign in to the dashboard through your identity provider; API keys are for servers.",
                 ),
-                Some(caller.actor()),
-            )),
+                actor: Some(caller.actor()),
+                reason: "API-key token",
+            }),
             Err(error) => Err(refused(error, None)),
         };
     }

@@ -15,7 +15,7 @@
 //! after an hour it is fetched again anyway, so a withdrawn key stops
 //! working.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
@@ -136,7 +136,10 @@ fn poisoned() -> ApiError {
 #[derive(Debug, Clone)]
 pub struct OperatorVerifier {
     oidc: Oidc,
-    http: reqwest::Client,
+    /// Built on the first fetch: most instances (the stream's and the
+    /// queue's functions, and those only servers call) never fetch, and
+    /// pay nothing for it at cold start.
+    http: Arc<OnceLock<reqwest::Client>>,
     keys: Arc<Mutex<Keys>>,
     /// Wakes the requests waiting for a fetch under way.
     fetched: Arc<Notify>,
@@ -149,20 +152,28 @@ struct Discovery {
 }
 
 impl OperatorVerifier {
-    pub fn new(oidc: Oidc) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
+    pub fn new(oidc: Oidc) -> Self {
+        Self {
+            oidc,
+            http: Arc::new(OnceLock::new()),
+            keys: Arc::new(Mutex::new(Keys::default())),
+            fetched: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The HTTP client of the fetches, built once.
+    fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
             .timeout(FETCH_TIMEOUT)
             .user_agent("users-api-oidc/1")
             .build()
             .map_err(|e| ApiError::internal_from("building the JWKS client", e))?;
-        Ok(Self {
-            oidc,
-            http,
-            keys: Arc::new(Mutex::new(Keys::default())),
-            fetched: Arc::new(Notify::new()),
-        })
+        Ok(self.http.get_or_init(|| client))
     }
 
     /// The operator a token proves, or why not: `TokenExpired` for an
@@ -385,7 +396,7 @@ impl OperatorVerifier {
     /// reached, the caller is told to retry (503), never that its token is
     /// bad: the fault is ours, or the provider's.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
-        let answer = match self.http.get(url).send().await {
+        let answer = match self.http()?.get(url).send().await {
             Ok(answer) => answer.error_for_status(),
             Err(err) => Err(err),
         };

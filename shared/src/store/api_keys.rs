@@ -21,7 +21,7 @@
 //! read: no deployment holds any.
 
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as TransactUpdate,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as TransactUpdate,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -44,8 +44,6 @@ const CREATED_AT: &str = "createdAt";
 /// TTL reads `expiresAt` numbers only, so an expired key is not removed:
 /// it stays listed, refused, and counted until it is revoked.
 const EXPIRES_AT: &str = "expiresAt";
-const REVOKED_AT: &str = "revokedAt";
-const LAST_USED_AT: &str = "lastUsedAt";
 
 // The 409's text names the limit, and cannot be formatted (it is static).
 const _: () = assert!(MAX_API_KEYS == 100);
@@ -60,8 +58,8 @@ const RECORD: &[&str] = &[
     CREATED_BY_NAME,
     CREATED_AT,
     EXPIRES_AT,
-    REVOKED_AT,
-    LAST_USED_AT,
+    attrs::REVOKED_AT,
+    attrs::LAST_USED_AT,
 ];
 
 /// A page of keys, newest first, and where the next page starts (`None`
@@ -100,7 +98,7 @@ fn expiry_of(item: &Item) -> Result<Option<OffsetDateTime>, ApiError> {
 fn state_of(item: &Item) -> Result<KeyState, ApiError> {
     Ok(KeyState {
         name: text(item, NAME).to_owned(),
-        revoked: item.contains_key(REVOKED_AT),
+        revoked: item.contains_key(attrs::REVOKED_AT),
         expires_at: expiry_of(item)?,
     })
 }
@@ -118,8 +116,8 @@ fn record_of(item: &Item) -> Result<ApiKeyRecord, ApiError> {
         created_by_name: optional(item, CREATED_BY_NAME),
         created_at: text(item, CREATED_AT).to_owned(),
         expires_at: expiry_of(item)?,
-        revoked_at: optional(item, REVOKED_AT),
-        last_used_at: optional(item, LAST_USED_AT),
+        revoked_at: optional(item, attrs::REVOKED_AT),
+        last_used_at: optional(item, attrs::LAST_USED_AT),
     })
 }
 
@@ -180,40 +178,18 @@ impl Store {
             );
         }
         self.stamp_item(&mut item);
-        let mut put_e = Expr::default();
-        let absent = put_e.condition(&Cond::NotExists(keys::PK));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(absent)
-            .set_expression_attribute_names(put_e.names())
-            .build()?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder()
-                .update(self.count_change(count_key(), 1, MAX_API_KEYS as u64)?)
-                .build(),
-        ];
-        // One token per call, which the SDK's retries of it share: a retry
-        // of a transaction that committed answers as the first did, not as
-        // a taken id. (Not the key's id: the same key added to another
-        // table within ten minutes would be refused as a mismatch.)
-        let token = uuid::Uuid::new_v4().to_string();
-        match self
-            .transact(|| {
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
-                    .client_request_token(&token)
-            })
-            .await?
-        {
-            Ok(()) => Ok(record),
-            Err(cancelled) if cancelled.failed(1).is_some() => Err(ApiError::Conflict(
-                "At most 100 API keys may be active: revoke one first.",
-            )),
-            Err(_) => Err(ApiError::internal("a new API key's id was taken")),
-        }
+        // One token per call (not the key's id: the same key added to
+        // another table within ten minutes would be refused as a mismatch).
+        self.insert_counted(
+            item,
+            count_key(),
+            MAX_API_KEYS as u64,
+            &uuid::Uuid::new_v4().to_string(),
+            "At most 100 API keys may be active: revoke one first.",
+            "a new API key's id was taken",
+        )
+        .await?;
+        Ok(record)
     }
 
     /// One strongly consistent GetItem of a key's item, of `attrs` only:
@@ -244,7 +220,7 @@ impl Store {
     /// when there is no such key. One GetItem, strongly consistent, so that
     /// a revocation is seen by the next read.
     pub async fn api_key_state(&self, id: &str) -> Result<Option<KeyState>, ApiError> {
-        self.api_key_item(id, &[keys::PK, NAME, REVOKED_AT, EXPIRES_AT])
+        self.api_key_item(id, &[keys::PK, NAME, attrs::REVOKED_AT, EXPIRES_AT])
             .await?
             .as_ref()
             .map(state_of)
@@ -297,13 +273,13 @@ impl Store {
             return Ok(false);
         }
         let mut update = Update::default();
-        update.set(REVOKED_AT, s(crate::clock::now()));
+        update.set(attrs::REVOKED_AT, s(crate::clock::now()));
         self.stamp_update(&mut update);
         let mut e = Expr::default();
         let update = e.update(&update);
         let active = e.condition(&Cond::And(vec![
             Cond::Exists(keys::PK),
-            Cond::NotExists(REVOKED_AT),
+            Cond::NotExists(attrs::REVOKED_AT),
         ]));
         let revoke = TransactUpdate::builder()
             .table_name(&self.table)
@@ -360,13 +336,13 @@ impl Store {
             return Ok(());
         }
         let mut update = Update::default();
-        update.set(LAST_USED_AT, s(stored_time(now)?));
+        update.set(attrs::LAST_USED_AT, s(stored_time(now)?));
         let condition = Cond::And(vec![
             Cond::Exists(keys::PK),
-            Cond::NotExists(REVOKED_AT),
+            Cond::NotExists(attrs::REVOKED_AT),
             Cond::Or(vec![
-                Cond::NotExists(LAST_USED_AT),
-                Cond::Lt(LAST_USED_AT, s(a_minute_ago)),
+                Cond::NotExists(attrs::LAST_USED_AT),
+                Cond::Lt(attrs::LAST_USED_AT, s(a_minute_ago)),
             ]),
         ]);
         self.update_if(key_item_key(&key.id), &update, &condition)

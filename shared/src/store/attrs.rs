@@ -51,6 +51,13 @@ pub(crate) const CORRELATION_ID: &str = "correlationId";
 pub(crate) const ACTOR_NAME: &str = "actorName";
 pub(crate) const SOURCE_IP: &str = "sourceIp";
 pub(crate) const USER_AGENT: &str = "userAgent";
+/// Every attribute of a stamp: who wrote an item, not what it holds.
+pub(crate) const STAMP: [&str; 5] = [ACTOR, CORRELATION_ID, ACTOR_NAME, SOURCE_IP, USER_AGENT];
+/// On an API key: when it was revoked (set once, by the revocation).
+pub(crate) const REVOKED_AT: &str = "revokedAt";
+/// On an API key: when it last bought a token (`POST /token`, at most once
+/// a minute): a use, not a change of the key.
+pub(crate) const LAST_USED_AT: &str = "lastUsedAt";
 /// On a tombstone (a profile's or a connection's): the stamp of the request
 /// that began the deletion, a map with the five stamp attributes above
 /// (those the stamp has), written once (`if_not_exists`). The stamp beside

@@ -315,21 +315,6 @@ fn connection_change(change: &Change) -> Option<EventType> {
     }
 }
 
-/// On an API key's item: when it was revoked (set once, by the revocation).
-const REVOKED_AT: &str = "revokedAt";
-/// On an API key's item: when it last bought a token (`POST /token`, at
-/// most once a minute): a use, not a change of the key.
-const LAST_USED_AT: &str = "lastUsedAt";
-
-/// The stamp's attributes: who wrote an item, not what it holds.
-const STAMP_ATTRIBUTES: [&str; 5] = [
-    attrs::ACTOR,
-    attrs::CORRELATION_ID,
-    attrs::ACTOR_NAME,
-    attrs::SOURCE_IP,
-    attrs::USER_AGENT,
-];
-
 /// The names of the attributes whose values differ between the two images
 /// (present in one only included), in name order, leaving out the keys and
 /// the stamp. Names only: the values (a key's digest, a sealed secret)
@@ -339,7 +324,7 @@ fn changed_attributes(old: &Item, new: &Item) -> Vec<String> {
         .keys()
         .chain(new.keys().filter(|name| !old.contains_key(*name)))
         .filter(|name| ![keys::PK, keys::SK].contains(&name.as_str()))
-        .filter(|name| !STAMP_ATTRIBUTES.contains(&name.as_str()))
+        .filter(|name| !attrs::STAMP.contains(&name.as_str()))
         .filter(|name| old.get(*name) != new.get(*name))
         .cloned()
         .collect();
@@ -429,14 +414,16 @@ pub fn audit_of(change: &Change) -> Option<Entry> {
     {
         let action = match change.kind {
             ChangeKind::Insert => AuditAction::ApiKeyCreated,
-            ChangeKind::Modify if !old.contains_key(REVOKED_AT) && new.contains_key(REVOKED_AT) => {
+            ChangeKind::Modify
+                if !old.contains_key(attrs::REVOKED_AT) && new.contains_key(attrs::REVOKED_AT) =>
+            {
                 AuditAction::ApiKeyRevoked
             }
             ChangeKind::Modify => AuditAction::ApiKeyUpdated,
             // Keys are revoked, never deleted: a removed key buys no token.
             ChangeKind::Remove => return None,
         };
-        setting_entry(change, action, "apiKey", id, &[LAST_USED_AT])?
+        setting_entry(change, action, "apiKey", id, &[attrs::LAST_USED_AT])?
     } else if let Some(id) = sk
         .strip_prefix(keys::WEBHOOK_PREFIX)
         .filter(|_| pk == keys::WEBHOOKS_PK)
@@ -1170,19 +1157,19 @@ mod tests {
             None
         );
         let mut revoked = stamped(used.clone(), "operator:eve", "req-2");
-        revoked.insert(REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        revoked.insert(attrs::REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
         let entry = audit_of(&change(ChangeKind::Modify, used, revoked.clone())).unwrap();
         assert_eq!(entry.action, AuditAction::ApiKeyRevoked);
         assert_eq!(entry.stamp.actor.as_str(), "operator:eve");
-        assert_eq!(entry.fields, [REVOKED_AT]);
+        assert_eq!(entry.fields, [attrs::REVOKED_AT]);
         // A revocation's time rewritten by no request: a change, the system's.
         let mut again = revoked.clone();
-        again.insert(REVOKED_AT.into(), s("2026-12-02T00:00:00.000Z"));
+        again.insert(attrs::REVOKED_AT.into(), s("2026-12-02T00:00:00.000Z"));
         let entry = audit_of(&change(ChangeKind::Modify, revoked.clone(), again)).unwrap();
         assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
         assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
         assert_eq!(entry.stamp.correlation_id, "");
-        assert_eq!(entry.fields, [REVOKED_AT]);
+        assert_eq!(entry.fields, [attrs::REVOKED_AT]);
         assert_eq!(
             audit_of(&change(ChangeKind::Remove, revoked, Item::new())),
             None
@@ -1270,15 +1257,15 @@ mod tests {
         active.insert("digest".into(), s("digest-of-the-real-key"));
         let active = stamped(active, "operator:ada", "req-1");
         let mut revoked = stamped(active.clone(), "operator:eve", "req-2");
-        revoked.insert(REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        revoked.insert(attrs::REVOKED_AT.into(), s("2026-12-01T00:00:00.000Z"));
         // Un-revoked, and a digest of someone's choosing, in a write that
         // left the stamp as it was: the system's (no request did it).
         let mut tampered = revoked.clone();
-        tampered.remove(REVOKED_AT);
+        tampered.remove(attrs::REVOKED_AT);
         tampered.insert("digest".into(), s("digest-of-the-attackers-key"));
         let entry = audit_of(&change(ChangeKind::Modify, revoked.clone(), tampered)).unwrap();
         assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
-        assert_eq!(entry.fields, ["digest", REVOKED_AT]);
+        assert_eq!(entry.fields, ["digest", attrs::REVOKED_AT]);
         assert_eq!(entry.stamp.actor.as_str(), audit::SYSTEM);
         assert_eq!(entry.target.as_ref().unwrap().id, "0123456789abcdef");
         let text = format!("{entry:?}");
@@ -1286,20 +1273,20 @@ mod tests {
         // Renamed by a request, used at the same time: both named, its stamp.
         let mut renamed = stamped(active.clone(), "operator:mallory", "req-3");
         renamed.insert("name".into(), s("ci"));
-        renamed.insert(LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        renamed.insert(attrs::LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
         let entry = audit_of(&change(ChangeKind::Modify, active.clone(), renamed)).unwrap();
         assert_eq!(entry.action, AuditAction::ApiKeyUpdated);
-        assert_eq!(entry.fields, [LAST_USED_AT, "name"]);
+        assert_eq!(entry.fields, [attrs::LAST_USED_AT, "name"]);
         assert_eq!(entry.stamp.actor.as_str(), "operator:mallory");
         // A use alone, stamped or not, is no change.
         let mut used = active.clone();
-        used.insert(LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
+        used.insert(attrs::LAST_USED_AT.into(), s("2026-12-01T00:00:00.000Z"));
         assert_eq!(
             audit_of(&change(ChangeKind::Modify, active.clone(), used.clone())),
             None
         );
         let mut used_again = stamped(used.clone(), "key:0123456789abcdef", "req-4");
-        used_again.insert(LAST_USED_AT.into(), s("2026-12-01T00:05:00.000Z"));
+        used_again.insert(attrs::LAST_USED_AT.into(), s("2026-12-01T00:05:00.000Z"));
         assert_eq!(
             audit_of(&change(ChangeKind::Modify, used, used_again)),
             None

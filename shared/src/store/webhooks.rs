@@ -6,7 +6,7 @@
 //! one Query. Each subscription's attempts have a partition of their own,
 //! read newest first, and expire with their TTL.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::attrs::{self, key, n, s, text, Item};
 use super::expr::{Cond, Expr, Update};
@@ -163,37 +163,16 @@ impl Store {
     pub async fn create_webhook(&self, sub: &Subscription) -> Result<(), ApiError> {
         let mut item = subscription_item(sub);
         self.stamp_item(&mut item);
-        let mut put_e = Expr::default();
-        let absent = put_e.condition(&Cond::NotExists(keys::PK));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(absent)
-            .set_expression_attribute_names(put_e.names())
-            .build()?;
-        let count = self.count_change(count_key(), 1, MAX_SUBSCRIPTIONS)?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().update(count).build(),
-        ];
-        // The id makes the request idempotent: a retry of a transaction
-        // that committed answers as the first did, not as a taken id.
-        let token = sub.id.to_string();
-        match self
-            .transact(|| {
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
-                    .client_request_token(&token)
-            })
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(cancelled) if cancelled.failed(1).is_some() => Err(ApiError::Conflict(
-                "At most 20 webhooks may exist: delete one first.",
-            )),
-            Err(_) => Err(ApiError::internal("a new webhook's id was taken")),
-        }
+        // The id makes the request idempotent.
+        self.insert_counted(
+            item,
+            count_key(),
+            MAX_SUBSCRIPTIONS,
+            &sub.id.to_string(),
+            "At most 20 webhooks may exist: delete one first.",
+            "a new webhook's id was taken",
+        )
+        .await
     }
 
     /// Every subscription, active or not: one Query of their partition.
